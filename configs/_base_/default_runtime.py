@@ -1,0 +1,33 @@
+# Runtime shared by every mogazoo classification config.
+default_scope = 'mmpretrain'
+custom_imports = dict(imports=['mogazoo'], allow_failed_imports=False)
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=100),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # keep the best and the 3 latest checkpoints
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
+                    save_best='auto'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='VisualizationHook', enable=False),
+)
+# images/s and peak memory in the log every logging interval
+custom_hooks = [dict(type='ThroughputHook')]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # 'nccl' with CUDA; tools/train.py switches to 'gloo' on CPU-only machines
+    dist_cfg=dict(backend='nccl'),
+)
+
+# TensorBoard is one line away:
+# vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=None, deterministic=False)

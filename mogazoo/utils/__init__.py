@@ -1,0 +1,8 @@
+from .compat import allow_mmengine_checkpoints
+from .setup_env import (check_checkpoint, check_file_exists, configure_device,
+                        load_config, register_all_modules)
+
+__all__ = [
+    'allow_mmengine_checkpoints', 'check_checkpoint', 'check_file_exists',
+    'configure_device', 'load_config', 'register_all_modules'
+]

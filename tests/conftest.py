@@ -1,0 +1,33 @@
+import os
+import os.path as osp
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+@pytest.fixture(scope='session')
+def root():
+    return ROOT
+
+
+@pytest.fixture(scope='session')
+def digits_subset(tmp_path_factory):
+    """A small image-folder copy of the bundled digits: 30 train and 10 val
+    images per class, written by the real converter's code."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+    out = tmp_path_factory.mktemp('digits')
+    digits = load_digits()
+    rng = np.random.default_rng(0)
+    for c in range(10):
+        idx = rng.permutation(np.flatnonzero(digits.target == c))
+        for split, sel in (('train', idx[:30]), ('val', idx[30:40])):
+            os.makedirs(out / split / str(c), exist_ok=True)
+            for i in sel:
+                img = np.round(digits.images[i] * (255 / 16)).astype(np.uint8)
+                Image.fromarray(img).save(out / split / str(c) / f'{i}.png')
+    return str(out)

@@ -1,0 +1,62 @@
+"""Every config under configs/ loads and builds its model."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.registry import MODELS, init_default_scope
+
+import mogazoo  # noqa: F401
+from mogazoo.utils import load_config
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = sorted(
+    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                         recursive=True) if '_base_' not in p)
+
+
+def test_configs_are_found():
+    assert len(CONFIGS) >= 7
+
+
+@pytest.mark.parametrize('path', CONFIGS,
+                         ids=[osp.relpath(p, ROOT) for p in CONFIGS])
+def test_config_builds(path):
+    cfg = load_config(path)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    model = MODELS.build(cfg.model)
+    assert sum(p.numel() for p in model.parameters()) > 0
+    if cfg.get('default_scope', 'mmpretrain') == 'mmpretrain':
+        model.eval()
+        with torch.no_grad():
+            logits = model(torch.randn(1, 3, 64, 64))
+        assert logits.shape == (1, cfg.model.head.num_classes)
+
+
+def test_moganet_in1k_configs_follow_official_recipe():
+    expect = {  # arch: (weight decay, drop path, mixup alpha, EMA, AMP)
+        'xtiny': (0.03, 0.05, 0.1, False, True),
+        'tiny': (0.04, 0.1, 0.1, False, True),
+        'small': (0.05, 0.1, 0.8, True, False),
+        'base': (0.05, 0.2, 0.8, True, False),
+        'large': (0.05, 0.3, 0.8, True, False),
+        'xlarge': (0.05, 0.4, 0.8, True, False),
+    }
+    for arch, (wd, dp, mixup, ema, amp) in expect.items():
+        [path] = glob.glob(osp.join(ROOT, 'configs', 'moganet',
+                                    f'moganet-{arch}_8xb*_in1k.py'))
+        cfg = load_config(path)
+        bs = cfg.train_dataloader.batch_size
+        assert cfg.model.backbone.arch == arch
+        assert cfg.optim_wrapper.optimizer.lr == 1e-3
+        assert cfg.auto_scale_lr.base_batch_size == bs * 8
+        assert cfg.optim_wrapper.optimizer.weight_decay == wd
+        assert cfg.model.backbone.drop_path_rate == dp
+        assert cfg.model.train_cfg.augments[0].alpha == mixup
+        assert cfg.train_cfg.max_epochs == 300
+        hooks = [h.type for h in cfg.custom_hooks]
+        assert ('EMAHook' in hooks) == ema
+        assert (cfg.optim_wrapper.get('type') == 'AmpOptimWrapper') == amp
+        ra = [t for t in cfg.train_dataloader.dataset.pipeline
+              if t.type == 'RandAugment'][0]
+        assert ra.magnitude_level == (7 if arch in ('xtiny', 'tiny') else 9)

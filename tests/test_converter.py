@@ -1,0 +1,131 @@
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.runner import load_checkpoint
+from mmpretrain.models import build_classifier
+
+import mogazoo  # noqa: F401
+from mogazoo.converters import convert_moganet, load_official_state_dict
+from mogazoo.utils import load_config
+
+ARCHS = ['xtiny', 'tiny', 'small', 'base', 'large', 'xlarge']
+
+
+def official_key(key):
+    """mogazoo key -> official Westlake-AI/MogaNet key, written here
+    independently of the converter (which maps the other way)."""
+    key = key.replace('backbone.', '', 1)
+    if key.startswith('head.fc.'):
+        return key.replace('head.fc.', 'head.')
+    m = re.match(r'patch_embeds\.(\d)\.(\d)\.(.*)', key)
+    if m:
+        i, j, rest = int(m[1]), int(m[2]), m[3]
+        if i == 0:
+            return f'patch_embed1.projection.{j}.{rest}'
+        return f'patch_embed{i + 1}.{"projection" if j == 0 else "norm"}.{rest}'
+    m = re.match(r'stages\.(\d)\.(.*)', key)
+    if m:
+        rest = m[2].replace('dw_conv', 'DW_conv').replace('pw_conv', 'PW_conv')
+        rest = re.sub(r'layer_scale_(\d)\.scale$', r'layer_scale_\1', rest)
+        return f'blocks{int(m[1]) + 1}.{rest}'
+    m = re.match(r'norms\.(\d)\.(.*)', key)
+    return f'norm{int(m[1]) + 1}.{m[2]}'
+
+
+def build(arch, root):
+    cfg = load_config(f'{root}/configs/moganet/' + {
+        'xtiny': 'moganet-xtiny_8xb128_in1k.py',
+        'tiny': 'moganet-tiny_8xb128_in1k.py',
+        'small': 'moganet-small_8xb128_in1k.py',
+        'base': 'moganet-base_8xb128_in1k.py',
+        'large': 'moganet-large_8xb128_in1k.py',
+        'xlarge': 'moganet-xlarge_8xb64_in1k.py'}[arch])
+    return build_classifier(cfg.model)
+
+
+def official_state_dict(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {official_key(k): torch.randn(v.shape, generator=g)
+            if v.is_floating_point() else v.clone()
+            for k, v in model.state_dict().items()}
+
+
+CONVERTER = 'tools/model_converters/moganet_to_mogazoo.py'
+
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_round_trip_strict_into_every_config(arch, root, tmp_path):
+    model = build(arch, root)
+    official = official_state_dict(model)
+    # as released: a timm checkpoint with DataParallel prefixes and EMA
+    src = tmp_path / f'moganet_{arch}.pth.tar'
+    torch.save({'state_dict': {f'module.{k}': v for k, v in official.items()},
+                'state_dict_ema': {k: v + 1 for k, v in official.items()
+                                   if v.is_floating_point()} | {
+                    k: v for k, v in official.items()
+                    if not v.is_floating_point()},
+                'epoch': 300}, src)
+    for ema in (False, True):
+        dst = tmp_path / f'{arch}_{ema}.pth'
+        subprocess.run([sys.executable, CONVERTER, str(src), str(dst)] +
+                       (['--ema'] if ema else []), cwd=root, check=True,
+                       capture_output=True)
+        fresh = build(arch, root)
+        load_checkpoint(fresh, str(dst), strict=True)
+        for key, value in fresh.state_dict().items():
+            expect = official[official_key(key)]
+            if ema and expect.is_floating_point():
+                expect = expect + 1
+            assert torch.equal(value, expect), key
+
+
+@pytest.mark.parametrize('layout', ['model', 'bare'])
+def test_other_layouts(layout, tmp_path):
+    model = build_classifier(dict(
+        type='ImageClassifier', backbone=dict(type='MogaNet', arch='xtiny'),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=192)))
+    official = official_state_dict(model)
+    path = tmp_path / 'ckpt.pth'
+    torch.save({'model': official} if layout == 'model' else official, path)
+    converted = convert_moganet(load_official_state_dict(str(path)))
+    model.load_state_dict(converted, strict=True)
+
+
+def run_converter(root, *args):
+    return subprocess.run([sys.executable, CONVERTER, *map(str, args)],
+                          cwd=root, capture_output=True, text=True)
+
+
+def test_missing_truncated_and_foreign_files(root, tmp_path):
+    out = tmp_path / 'out.pth'
+    res = run_converter(root, tmp_path / 'nope.pth', out)
+    assert res.returncode != 0 and 'nope.pth' in res.stderr
+    # a truncated checkpoint
+    good = tmp_path / 'good.pth'
+    torch.save({'state_dict': {'head.weight': torch.zeros(3, 3)}}, good)
+    bad = tmp_path / 'truncated.pth'
+    bad.write_bytes(good.read_bytes()[:100])
+    res = run_converter(root, bad, out)
+    assert res.returncode != 0 and 'truncated.pth' in res.stderr
+    # a checkpoint of another model
+    foreign = tmp_path / 'resnet.pth'
+    torch.save({'state_dict': {'conv1.weight': torch.zeros(1)}}, foreign)
+    res = run_converter(root, foreign, out)
+    assert res.returncode != 0 and 'conv1.weight' in res.stderr
+    # --ema on a file without EMA weights
+    res = run_converter(root, good, out, '--ema')
+    assert res.returncode != 0 and 'state_dict_ema' in res.stderr
+    assert not out.exists()
+
+
+def test_untrusted_pickles_are_refused(root, tmp_path):
+    import argparse
+    path = tmp_path / 'with_args.pth'
+    torch.save({'state_dict': {'head.weight': torch.zeros(1)},
+                'args': argparse.Namespace(lr=1)}, path)
+    res = run_converter(root, path, tmp_path / 'o.pth')
+    assert res.returncode != 0 and '--trust-file' in res.stderr

@@ -1,0 +1,142 @@
+"""End to end through the real tools on a digits subset."""
+import json
+import os
+import pickle
+import random
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+CONFIG = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
+
+
+def overrides(data_root, epochs, **extra):
+    opts = {
+        'train_dataloader.dataset.data_root': data_root,
+        'val_dataloader.dataset.data_root': data_root,
+        'test_dataloader.dataset.data_root': data_root,
+        'train_dataloader.batch_size': 32,
+        'train_cfg.max_epochs': epochs,
+        'train_cfg.val_interval': 1,
+        'default_hooks.logger.interval': 2,
+        'default_hooks.checkpoint.interval': 1,
+        'default_hooks.checkpoint.save_best': None,
+    }
+    opts.update(extra)
+    return ['--cfg-options'] + [f'{k}={v}' for k, v in opts.items()]
+
+
+def run(root, *args, check=True, env=None):
+    res = subprocess.run([*args], cwd=root, capture_output=True, text=True,
+                         env={**os.environ, **(env or {})}, timeout=900)
+    if check and res.returncode != 0:
+        raise AssertionError(f'{args} failed:\n{res.stdout[-3000:]}\n'
+                             f'{res.stderr[-3000:]}')
+    return res
+
+
+def scalars(work_dir):
+    [run_dir] = [d for d in os.listdir(work_dir) if re.match(r'\d{8}_', d)]
+    with open(os.path.join(work_dir, run_dir, 'vis_data',
+                           'scalars.json')) as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope='module')
+def trained(root, digits_subset, tmp_path_factory):
+    work = tmp_path_factory.mktemp('train')
+    run(root, sys.executable, 'tools/train.py', CONFIG, '--work-dir',
+        str(work), *overrides(digits_subset, 2))
+    return work
+
+
+def test_train_logs_loss_throughput_and_saves(trained):
+    logs = scalars(trained)
+    train = [r for r in logs if 'loss' in r]
+    assert train and all(r['images_per_sec'] > 0 for r in train)
+    assert all(r['peak_mem_mb'] > 0 for r in train)
+    first = sum(r['loss'] for r in train[:3]) / 3
+    last = sum(r['loss'] for r in train[-3:]) / 3
+    assert last < first, (first, last)
+    assert (trained / 'epoch_2.pth').exists()
+    assert any('accuracy/top1' in r for r in logs)
+
+
+def test_test_tool_metrics_match_dumped_predictions(root, trained,
+                                                    digits_subset, tmp_path):
+    out = tmp_path / 'preds.pkl'
+    res = run(root, sys.executable, 'tools/test.py', CONFIG,
+              str(trained / 'epoch_2.pth'), '--work-dir', str(tmp_path),
+              '--out', str(out), *overrides(digits_subset, 2))
+    reported = float(re.search(r'accuracy/top1: ([\d.]+)',
+                               res.stdout + res.stderr)[1])
+    with open(out, 'rb') as f:
+        preds = pickle.load(f)
+    assert len(preds) == 100
+    correct = sum(int(p['pred_label'].item() == p['gt_label'].item())
+                  for p in preds)
+    assert reported == pytest.approx(correct, abs=0.01)
+
+
+def test_resume_continues(root, trained, digits_subset):
+    res = run(root, sys.executable, 'tools/train.py', CONFIG, '--work-dir',
+              str(trained), '--resume', *overrides(digits_subset, 3))
+    log = res.stdout + res.stderr
+    assert 'resumed epoch: 2' in log.replace('Resumed', 'resumed'), log[-2000:]
+    ckpt = torch.load(trained / 'epoch_3.pth', map_location='cpu',
+                      weights_only=True)
+    assert ckpt['meta']['epoch'] == 3
+    # the resumed run went on from iteration 2 * 10 = 20
+    assert ckpt['meta']['iter'] == 30
+
+
+def test_dist_train_two_cpu_processes(root, digits_subset, tmp_path):
+    port = str(random.randint(20000, 40000))
+    res = run(root, 'bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
+              str(tmp_path), *overrides(digits_subset, 1),
+              env={'PORT': port, 'PYTHON': sys.executable})
+    assert (tmp_path / 'epoch_1.pth').exists(), res.stdout[-2000:]
+    ckpt = torch.load(tmp_path / 'epoch_1.pth', map_location='cpu',
+                      weights_only=True)
+    # 300 images over 2 processes x 32 per batch = 5 iterations per epoch
+    assert ckpt['meta']['iter'] == 5
+
+
+@pytest.mark.parametrize('case', ['config', 'data', 'arch', 'ckpt_missing',
+                                  'ckpt_corrupt', 'key'])
+def test_bad_inputs_name_the_culprit(case, root, digits_subset, tmp_path):
+    py = sys.executable
+    if case == 'config':
+        res = run(root, py, 'tools/train.py', 'configs/nope.py', check=False)
+        culprit = 'configs/nope.py'
+    elif case == 'data':
+        res = run(root, py, 'tools/train.py', CONFIG, '--work-dir',
+                  str(tmp_path), *overrides('/no/such/digits', 1),
+                  check=False)
+        culprit = '/no/such/digits'
+    elif case == 'arch':
+        res = run(root, py, 'tools/train.py', CONFIG, '--work-dir',
+                  str(tmp_path), *overrides(digits_subset, 1),
+                  'model.backbone.arch=gigantic', check=False)
+        culprit = 'gigantic'
+    elif case == 'ckpt_missing':
+        res = run(root, py, 'tools/test.py', CONFIG, str(tmp_path / 'x.pth'),
+                  check=False)
+        culprit = 'x.pth'
+    elif case == 'ckpt_corrupt':
+        bad = tmp_path / 'corrupt.pth'
+        torch.save({'state_dict': {'w': torch.zeros(1000)}}, bad)
+        bad.write_bytes(bad.read_bytes()[:-200])
+        res = run(root, py, 'tools/test.py', CONFIG, str(bad), check=False)
+        culprit = 'corrupt.pth'
+    else:
+        res = run(root, py, 'tools/train.py', CONFIG, '--work-dir',
+                  str(tmp_path), *overrides(digits_subset, 1),
+                  'model.backbone.type=MogaNetX', check=False)
+        culprit = 'MogaNetX'
+    assert res.returncode != 0
+    assert culprit in res.stderr.splitlines()[-1] if res.stderr else False, \
+        res.stderr[-2000:]

@@ -1,0 +1,52 @@
+"""Config and runner set-up shared by tools/train.py and tools/test.py."""
+import os.path as osp
+
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import mogazoo  # noqa: F401  registers modules, allow-lists checkpoints
+from mogazoo.utils import check_checkpoint, configure_device, load_config
+
+
+def prepare_cfg(config, args, mode):
+    """Load ``config`` and apply what every tool does the same way: work
+    dir (CLI > config > ./work_dirs/<config name>), launcher, the device,
+    ``--cfg-options``, and a check of any checkpoint the config names."""
+    cfg = load_config(config, args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config))[0])
+    cfg.launcher = args.launcher
+    configure_device(cfg, args.launcher)
+    loaders = ('train_dataloader', 'val_dataloader') if mode == 'train' \
+        else ('test_dataloader', )
+    for name in loaders:
+        check_data_root(cfg, name)
+    return cfg
+
+
+def check_data_root(cfg, loader):
+    """Fail early, naming the folder, when the local ``data_root`` of a
+    dataloader's dataset does not exist (instead of a traceback from deep
+    inside the dataset once the run has started)."""
+    dataset = (cfg.get(loader) or {}).get('dataset') or {}
+    root = dataset.get('data_root')
+    if root and '://' not in root and not osp.isdir(root):
+        hint = ''
+        if 'digits' in root:
+            hint = (' (run python tools/dataset_converters/prepare_digits.py'
+                    f' --out {root})')
+        raise FileNotFoundError(
+            f'Data folder of {loader} not found: {root}{hint}')
+
+
+def build_runner(cfg):
+    """Build the runner the config asks for (``runner_type``) or mmengine's
+    default ``Runner``, checking a checkpoint to load first."""
+    if cfg.get('load_from'):
+        check_checkpoint(cfg.load_from)
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

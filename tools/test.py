@@ -1,0 +1,60 @@
+"""Evaluate a checkpoint with mmengine's Runner.
+
+Works for mogazoo's classification configs and for mmdet / mmseg configs.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
+        [--cfg-options k=v ...] [--launcher pytorch]
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import DictAction  # noqa: E402
+
+from tools._common import build_runner, prepare_cfg  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test (evaluate) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where to save the logs')
+    parser.add_argument(
+        '--out', help='dump the predictions (and metrics) to this pickle '
+        'file, e.g. for tools/analysis_tools')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm',
+                                               'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main():
+    args = parse_args()
+    try:
+        if not osp.isfile(args.checkpoint):
+            raise FileNotFoundError(f'Checkpoint not found: {args.checkpoint}')
+        cfg = prepare_cfg(args.config, args, mode='test')
+        cfg.load_from = args.checkpoint
+        if args.out is not None:
+            if not args.out.endswith(('.pkl', '.pickle')):
+                raise ValueError(f'--out must be a .pkl file, got {args.out}')
+            cfg.test_evaluator = list(cfg.test_evaluator) if isinstance(
+                cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
+            cfg.test_evaluator.append(
+                dict(type='DumpResults', out_file_path=args.out))
+        runner = build_runner(cfg)
+    except (FileNotFoundError, KeyError, RuntimeError, ValueError) as exc:
+        sys.exit(f'test.py: error: {exc}')
+    metrics = runner.test()
+    return metrics
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,77 @@
+"""Train a model with mmengine's Runner.
+
+Works for mogazoo's classification configs and for mmdet / mmseg configs (the
+config's ``default_scope`` decides). Without a GPU, distributed runs use gloo.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [PATH]] [--amp]
+        [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import DictAction  # noqa: E402
+
+from tools._common import build_runner, prepare_cfg  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='where to save logs and models')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from this checkpoint, or, without a path, from the '
+        'latest checkpoint in the work directory')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision training')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='do not evaluate during training')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the lr by the actual batch size over '
+        'auto_scale_lr.base_batch_size')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value (e.g. '
+        'train_cfg.max_epochs=10)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm',
+                                               'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main():
+    args = parse_args()
+    try:
+        cfg = prepare_cfg(args.config, args, mode='train')
+        if args.no_validate:
+            cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+        if args.amp:
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        if args.resume == 'auto':
+            cfg.resume, cfg.load_from = True, None
+        elif args.resume is not None:
+            if not osp.isfile(args.resume):
+                raise FileNotFoundError(
+                    f'Checkpoint to resume from not found: {args.resume}')
+            cfg.resume, cfg.load_from = True, args.resume
+        if args.auto_scale_lr:
+            if 'auto_scale_lr' not in cfg:
+                raise KeyError(f'--auto-scale-lr needs auto_scale_lr.'
+                               f'base_batch_size in {args.config}')
+            cfg.auto_scale_lr.enable = True
+        runner = build_runner(cfg)
+    except (FileNotFoundError, KeyError, RuntimeError, ValueError) as exc:
+        sys.exit(f'train.py: error: {exc}')
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
