@@ -11,6 +11,7 @@ import mogazoo  # noqa: F401
 from mogazoo.converters import convert_moganet, load_official_state_dict
 from mogazoo.utils import load_config
 
+CONVERTER = 'tools/model_converters/moganet_to_mogazoo.py'
 ARCHS = ['xtiny', 'tiny', 'small', 'base', 'large', 'xlarge']
 
 
@@ -53,33 +54,48 @@ def official_state_dict(model, seed=0):
             for k, v in model.state_dict().items()}
 
 
-CONVERTER = 'tools/model_converters/moganet_to_mogazoo.py'
+
+def released_checkpoint(official, path):
+    """Save as released: timm layout, DataParallel prefixes, EMA weights."""
+    torch.save({'state_dict': {f'module.{k}': v for k, v in official.items()},
+                'state_dict_ema': {k: v + 1 if v.is_floating_point() else v
+                                   for k, v in official.items()},
+                'epoch': 300}, path)
+
+
+def assert_loaded(model, official, ema):
+    for key, value in model.state_dict().items():
+        expect = official[official_key(key)]
+        if ema and expect.is_floating_point():
+            expect = expect + 1
+        assert torch.equal(value, expect), key
 
 
 @pytest.mark.parametrize('arch', ARCHS)
 def test_round_trip_strict_into_every_config(arch, root, tmp_path):
     model = build(arch, root)
     official = official_state_dict(model)
-    # as released: a timm checkpoint with DataParallel prefixes and EMA
     src = tmp_path / f'moganet_{arch}.pth.tar'
-    torch.save({'state_dict': {f'module.{k}': v for k, v in official.items()},
-                'state_dict_ema': {k: v + 1 for k, v in official.items()
-                                   if v.is_floating_point()} | {
-                    k: v for k, v in official.items()
-                    if not v.is_floating_point()},
-                'epoch': 300}, src)
-    for ema in (False, True):
-        dst = tmp_path / f'{arch}_{ema}.pth'
-        subprocess.run([sys.executable, CONVERTER, str(src), str(dst)] +
-                       (['--ema'] if ema else []), cwd=root, check=True,
-                       capture_output=True)
-        fresh = build(arch, root)
-        load_checkpoint(fresh, str(dst), strict=True)
-        for key, value in fresh.state_dict().items():
-            expect = official[official_key(key)]
-            if ema and expect.is_floating_point():
-                expect = expect + 1
-            assert torch.equal(value, expect), key
+    released_checkpoint(official, src)
+    fresh = build(arch, root)
+    fresh.load_state_dict(
+        convert_moganet(load_official_state_dict(str(src))), strict=True)
+    assert_loaded(fresh, official, ema=False)
+
+
+@pytest.mark.parametrize('ema', [False, True])
+def test_converter_tool(ema, root, tmp_path):
+    model = build('xtiny', root)
+    official = official_state_dict(model)
+    src = tmp_path / 'moganet_xtiny.pth.tar'
+    released_checkpoint(official, src)
+    dst = tmp_path / 'converted.pth'
+    subprocess.run([sys.executable, CONVERTER, str(src), str(dst)] +
+                   (['--ema'] if ema else []), cwd=root, check=True,
+                   capture_output=True)
+    fresh = build('xtiny', root)
+    load_checkpoint(fresh, str(dst), strict=True)
+    assert_loaded(fresh, official, ema)
 
 
 @pytest.mark.parametrize('layout', ['model', 'bare'])

@@ -179,3 +179,19 @@ def test_force_fp32_gating_changes_function_like_official():
     x = torch.randn(1, 3, 32, 32)
     # the official fp32 path applies the gate activation twice
     assert not torch.allclose(a(x)[0], b(x)[0])
+
+
+@pytest.mark.parametrize('config,published', [
+    ('moganet-xtiny_8xb128_in1k.py', 0.80),
+    ('moganet-tiny_8xb128_in1k.py', 1.10),
+    ('moganet-small_8xb128_in1k.py', 4.97),
+])
+def test_flops_match_published(config, published, root):
+    from tools.analysis_tools.get_flops import count
+    from mogazoo.utils import load_config
+    _, flops = count(load_config(f'{root}/configs/moganet/{config}'),
+                     (224, 224))
+    # fvcore-style counting (multiply-adds of convs and linears, norms and
+    # pools) gives the same number on the official model; the published
+    # table rounds it up by at most 2 %
+    assert flops / 1e9 == pytest.approx(published, rel=0.02)

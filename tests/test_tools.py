@@ -10,6 +10,8 @@ import sys
 import pytest
 import torch
 
+import mogazoo  # noqa: F401  (loads mmengine checkpoints with weights_only)
+
 CONFIG = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
 
 

@@ -14,6 +14,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import DictAction  # noqa: E402
 
+from mogazoo.utils import check_checkpoint  # noqa: E402
 from tools._common import build_runner, prepare_cfg  # noqa: E402
 
 
@@ -38,8 +39,7 @@ def parse_args():
 def main():
     args = parse_args()
     try:
-        if not osp.isfile(args.checkpoint):
-            raise FileNotFoundError(f'Checkpoint not found: {args.checkpoint}')
+        check_checkpoint(args.checkpoint)
         cfg = prepare_cfg(args.config, args, mode='test')
         cfg.load_from = args.checkpoint
         if args.out is not None:

@@ -58,6 +58,7 @@ def configure_device(cfg, launcher: str = 'none') -> None:
     if cfg.get('model_wrapper_cfg') is None:
         cfg.model_wrapper_cfg = dict(
             type='MMDistributedDataParallel',
+            device_ids=None,  # a CPU module: mmengine would pass LOCAL_RANK
             broadcast_buffers=False,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
     import torch.distributed as dist
