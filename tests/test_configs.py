@@ -19,13 +19,31 @@ def test_configs_are_found():
     assert len(CONFIGS) >= 7
 
 
+def metafile_params():
+    """Config path -> Parameters of the metafiles listed in model-index.yml."""
+    from mmengine.fileio import load
+    params = {}
+    for meta in load(osp.join(ROOT, 'model-index.yml'))['Import']:
+        for model in load(osp.join(ROOT, meta))['Models']:
+            assert osp.isfile(osp.join(ROOT, model['Config'])), model['Config']
+            params[osp.join(ROOT, model['Config'])] = model['Metadata'][
+                'Parameters']
+    return params
+
+
+METAFILE_PARAMS = metafile_params()
+
+
 @pytest.mark.parametrize('path', CONFIGS,
                          ids=[osp.relpath(p, ROOT) for p in CONFIGS])
 def test_config_builds(path):
     cfg = load_config(path)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     model = MODELS.build(cfg.model)
-    assert sum(p.numel() for p in model.parameters()) > 0
+    params = sum(p.numel() for p in model.parameters())
+    assert params > 0
+    if path in METAFILE_PARAMS:  # the metafile states the built model's size
+        assert abs(params - METAFILE_PARAMS[path]) <= 1000, params
     if cfg.get('default_scope', 'mmpretrain') == 'mmpretrain':
         model.eval()
         with torch.no_grad():

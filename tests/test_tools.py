@@ -142,3 +142,19 @@ def test_bad_inputs_name_the_culprit(case, root, digits_subset, tmp_path):
     assert res.returncode != 0
     assert culprit in res.stderr.splitlines()[-1] if res.stderr else False, \
         res.stderr[-2000:]
+
+
+def test_dist_test_two_cpu_processes_agrees(root, trained, digits_subset,
+                                            tmp_path):
+    port = str(random.randint(20000, 40000))
+    res = run(root, 'bash', 'tools/dist_test.sh', CONFIG,
+              str(trained / 'epoch_2.pth'), '2', '--work-dir', str(tmp_path),
+              *overrides(digits_subset, 2),
+              env={'PORT': port, 'PYTHON': sys.executable})
+    dist = float(re.search(r'accuracy/top1: ([\d.]+)',
+                           res.stdout + res.stderr)[1])
+    single = run(root, sys.executable, 'tools/test.py', CONFIG,
+                 str(trained / 'epoch_2.pth'), '--work-dir', str(tmp_path),
+                 *overrides(digits_subset, 2))
+    assert dist == float(re.search(r'accuracy/top1: ([\d.]+)',
+                                   single.stdout + single.stderr)[1])

@@ -1,11 +1,28 @@
 """Config and runner set-up shared by tools/train.py and tools/test.py."""
+import os
 import os.path as osp
 
+from mmengine.config import DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mogazoo  # noqa: F401  registers modules, allow-lists checkpoints
 from mogazoo.utils import check_checkpoint, configure_device, load_config
+
+
+def parse_common_args(parser):
+    """Add the arguments every runner tool takes, parse, and export
+    ``LOCAL_RANK`` for launchers that pass ``--local-rank``."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value (e.g. '
+        'train_cfg.max_epochs=10)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm',
+                                               'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def prepare_cfg(config, args, mode):

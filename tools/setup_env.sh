@@ -34,7 +34,11 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$PYTHON" -m venv "$VENV" || die "could not create a venv with $PYTHON"
 fi
 PY="$VENV/bin/python"
-PIP=("$PY" -m pip --disable-pip-version-check)
+# pip, minus the "Location ... is ignored" chatter of local index mirrors
+pip_q() {
+  "$PY" -m pip --disable-pip-version-check "$@" 2> >(grep -v 'is ignored: it is neither' >&2)
+}
+PIP=(pip_q)
 step_end
 
 # A stamp of every input that decides what gets installed: a second run with nothing
@@ -92,7 +96,7 @@ install_mmcv_wheel() {  # $1 = wheel path; returns 0 if its ops work with this t
 
 # ---------------------------------------------------------------- 3. mmcv with compiled ops
 step_start "mmcv $MMCV_VERSION with compiled ops (cache: $CACHE_DIR)"
-if mmcv_ops_ok; then
+if "$PY" -c 'import mmcv' 2>/dev/null && mmcv_ops_ok; then
   echo "[setup]   already installed and its ops run"
 else
   done_mmcv=0

@@ -6,16 +6,14 @@ Works for mogazoo's classification configs and for mmdet / mmseg configs.
         [--cfg-options k=v ...] [--launcher pytorch]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
-
 from mogazoo.utils import check_checkpoint  # noqa: E402
-from tools._common import build_runner, prepare_cfg  # noqa: E402
+from tools._common import (build_runner, parse_common_args,  # noqa: E402
+                           prepare_cfg)
 
 
 def parse_args():
@@ -26,14 +24,7 @@ def parse_args():
     parser.add_argument(
         '--out', help='dump the predictions (and metrics) to this pickle '
         'file, e.g. for tools/analysis_tools')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm',
-                                               'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_common_args(parser)
 
 
 def main():

@@ -7,15 +7,13 @@ config's ``default_scope`` decides). Without a GPU, distributed runs use gloo.
         [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
-
-from tools._common import build_runner, prepare_cfg  # noqa: E402
+from tools._common import (build_runner, parse_common_args,  # noqa: E402
+                           prepare_cfg)
 
 
 def parse_args():
@@ -34,16 +32,7 @@ def parse_args():
         '--auto-scale-lr', action='store_true',
         help='scale the lr by the actual batch size over '
         'auto_scale_lr.base_batch_size')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value (e.g. '
-        'train_cfg.max_epochs=10)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm',
-                                               'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_common_args(parser)
 
 
 def main():
