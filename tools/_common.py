@@ -2,7 +2,9 @@
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import DictAction
+from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -61,9 +63,13 @@ def check_data_root(cfg, loader):
 
 def build_runner(cfg):
     """Build the runner the config asks for (``runner_type``) or mmengine's
-    default ``Runner``, checking a checkpoint to load first."""
+    default ``Runner``, checking a checkpoint to load first. Single-process
+    CPU runs get plain BatchNorm in place of SyncBN."""
     if cfg.get('load_from'):
         check_checkpoint(cfg.load_from)
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
+        Runner.from_cfg(cfg)
+    if not torch.cuda.is_available() and cfg.launcher == 'none':
+        # SyncBN (in many mmdet/mmseg heads) needs CUDA and a process group
+        runner.model = revert_sync_batchnorm(runner.model)
+    return runner

@@ -1,0 +1,36 @@
+# Semantic FPN with MogaNet-XT from scratch on the bundled digit scenes (64x64):
+# a CPU-sized end-to-end check of semantic segmentation (mmseg mIoU).
+_base_ = [
+    'mmseg::_base_/models/fpn_r50.py',
+    '../../_base_/datasets/digit_scenes_ade.py',
+    'mmseg::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['mogazoo'], allow_failed_imports=False)
+norm_cfg = dict(type='BN', requires_grad=True)
+model = dict(
+    pretrained=None,
+    data_preprocessor=dict(mean=[0, 0, 0], std=[255, 255, 255],
+                           size=(64, 64)),
+    backbone=dict(_delete_=True, type='mmpretrain.MogaNet', arch='xtiny',
+                  out_indices=(0, 1, 2, 3)),
+    neck=dict(in_channels=[32, 64, 96, 192], out_channels=64),
+    decode_head=dict(in_channels=[64, 64, 64, 64], channels=64,
+                     num_classes=11, norm_cfg=norm_cfg),
+)
+max_iters = 600
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+optim_wrapper = dict(type='OptimWrapper',
+                     optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.01))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
+         end=50),
+    dict(type='PolyLR', power=0.9, eta_min=1e-5, by_epoch=False, begin=50,
+         end=max_iters),
+]
+default_hooks = dict(
+    logger=dict(interval=50, log_metric_by_epoch=False),
+    checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+randomness = dict(seed=0)

@@ -1,0 +1,10 @@
+# UperNet 160k on ADE20K, MogaNet-large backbone.
+_base_ = ['./upernet_moganet-xtiny_8xb2-160k_ade20k-512x512.py']
+model = dict(
+    backbone=dict(
+        arch='large',
+        drop_path_rate=0.3,
+        init_cfg=dict(checkpoint='work_dirs/pretrained/moganet-large_in1k.pth')),
+    decode_head=dict(in_channels=[64, 160, 320, 640]),
+    auxiliary_head=dict(in_channels=320),
+)

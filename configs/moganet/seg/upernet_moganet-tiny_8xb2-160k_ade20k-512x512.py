@@ -1,0 +1,10 @@
+# UperNet 160k on ADE20K, MogaNet-tiny backbone.
+_base_ = ['./upernet_moganet-xtiny_8xb2-160k_ade20k-512x512.py']
+model = dict(
+    backbone=dict(
+        arch='tiny',
+        drop_path_rate=0.1,
+        init_cfg=dict(checkpoint='work_dirs/pretrained/moganet-tiny_in1k.pth')),
+    decode_head=dict(in_channels=[32, 64, 128, 256]),
+    auxiliary_head=dict(in_channels=128),
+)
