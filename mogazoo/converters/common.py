@@ -66,3 +66,35 @@ def save_mmengine_checkpoint(state_dict, path, meta=None):
     tmp = f'{path}.tmp'
     torch.save(dict(meta=meta or {}, state_dict=state_dict), tmp)
     os.replace(tmp, path)
+
+
+def converter_main(name, convert, description, argv=None):
+    """The command line every ``tools/model_converters/*_to_mogazoo.py``
+    shares: ``SRC DST [--ema] [--trust-file]``.
+
+    Reads SRC with :func:`load_official_state_dict`, maps it with
+    ``convert(state_dict)`` and writes DST with
+    :func:`save_mmengine_checkpoint`; bad input exits with a message that
+    names the file or the keys at fault, and writes nothing.
+    """
+    import argparse
+    import sys
+    parser = argparse.ArgumentParser(prog=name, description=description)
+    parser.add_argument('src', help='official checkpoint')
+    parser.add_argument('dst', help='where to write the mogazoo checkpoint')
+    parser.add_argument('--ema', action='store_true',
+                        help='convert state_dict_ema instead of state_dict')
+    parser.add_argument(
+        '--trust-file', action='store_true',
+        help='allow arbitrary pickled objects in SRC (only for trusted files)')
+    args = parser.parse_args(argv)
+    try:
+        state_dict = load_official_state_dict(args.src, args.ema,
+                                              args.trust_file)
+        converted = convert(state_dict)
+    except (FileNotFoundError, RuntimeError, KeyError, ValueError) as exc:
+        sys.exit(f'{name}: error: {exc}')
+    save_mmengine_checkpoint(
+        converted, args.dst,
+        meta=dict(source=osp.basename(args.src), ema=args.ema, converter=name))
+    print(f'Converted {len(converted)} tensors from {args.src} to {args.dst}')
