@@ -1,7 +1,10 @@
 """Converters from official checkpoints to mogazoo (mmpretrain) layouts."""
-from .common import load_official_state_dict, save_mmengine_checkpoint
+from .common import (converter_main, load_official_state_dict,
+                     save_mmengine_checkpoint)
+from .dgmn2 import convert_dgmn2
 from .moganet import convert_moganet
 
 __all__ = [
-    'convert_moganet', 'load_official_state_dict', 'save_mmengine_checkpoint'
+    'convert_dgmn2', 'convert_moganet', 'converter_main',
+    'load_official_state_dict', 'save_mmengine_checkpoint'
 ]

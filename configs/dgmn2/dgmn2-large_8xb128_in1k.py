@@ -1,0 +1,4 @@
+# DGMN2-Large: the DGMN2-T recipe (the official launcher trains every arch
+# with the same arguments).
+_base_ = ['./dgmn2-tiny_8xb128_in1k.py']
+model = dict(backbone=dict(arch='large', drop_path_rate=0.1))

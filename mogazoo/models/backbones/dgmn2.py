@@ -1,0 +1,570 @@
+"""DGMN2: Dynamic Graph Message Passing Networks (TPAMI 2022).
+
+A reimplementation for mmpretrain of the official model (fudan-zvg/DGMN2,
+``classification/dgmn2.py`` and ``dgmn2_block.py``). With the same weights it
+gives the same logits; official checkpoints are converted by
+``tools/model_converters/dgmn2_to_mogazoo.py``.
+
+Every token and head samples 9 neighbours at offsets predicted from the token
+(a 3x3 deformable unfold) and attends over them. The official code samples
+with its own CUDA-only ``DeformUnfold``; here the sampling runs on mmcv's
+modulated deformable convolution (CPU and CUDA) or in plain PyTorch, see
+:mod:`mogazoo.models.utils.deform_unfold`.
+"""
+import copy
+from typing import Sequence, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_activation_layer, build_norm_layer
+from mmcv.cnn.bricks import DropPath
+from mmengine.hooks import Hook
+from mmengine.model import BaseModule, is_model_wrapper
+from mmengine.model.weight_init import trunc_normal_
+from mmpretrain.registry import HOOKS, MODELS
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..utils import parse_out_indices
+from ..utils.deform_unfold import BACKENDS, DeformUnfold
+
+NUM_SAMPLES = 9  # a 3x3 neighbourhood per token
+
+
+class RelativePositionLogits(BaseModule):
+    """The relative position term of the DGMN2 attention logits.
+
+    Two tables, ``rel_height`` (``H + 8`` rows) and ``rel_width``
+    (``W + 8`` rows), of ``head_dims`` channels, made for one feature size.
+    For the query at row ``y``, column ``x`` and sample ``s`` (0..8) the
+    official code adds ``q[y, x] . rel_width[W - 1 - x + s]`` and a height
+    term computed on the transposed query map, ``q[x', y'] .
+    rel_height[H - 1 - y' + s]`` read at ``(y', x') = (x, y)``, which for a
+    non-square map is resized from ``W x H`` to ``H x W`` (bilinear). At
+    other feature sizes the tables are resized (bilinear, along their rows),
+    as the official detection and segmentation code does; at the size they
+    were made for, all of this is the classification model exactly.
+
+    Args:
+        feat_size (tuple[int, int]): Feature size the tables are made for.
+        head_dims (int): Channels per head.
+        num_samples (int): Samples per token. Defaults to 9.
+        init_cfg (dict, optional): Initialization config. Defaults to None.
+    """
+
+    def __init__(self, feat_size, head_dims, num_samples=NUM_SAMPLES,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        height, width = feat_size
+        scale = head_dims**-0.5
+        self.num_samples = num_samples
+        self.rel_height = nn.Parameter(
+            torch.randn(height + num_samples - 1, head_dims) * scale)
+        self.rel_width = nn.Parameter(
+            torch.randn(width + num_samples - 1, head_dims) * scale)
+
+    def _table(self, table, length):
+        rows = length + self.num_samples - 1
+        if table.shape[0] == rows:
+            return table
+        return F.interpolate(
+            table[None, None], size=(rows, table.shape[1]),
+            mode='bilinear', align_corners=False)[0, 0]
+
+    def _logits_1d(self, q, table):
+        """``out[b, i, j, s] = q[b, i, j] . table[L - 1 - j + s]`` with
+        ``L = q.shape[2]`` (the official ``rel_to_abs`` picks exactly these
+        entries of ``q @ table.T``)."""
+        length = q.shape[2]
+        index = (length - 1 - torch.arange(length, device=q.device))[:, None] \
+            + torch.arange(self.num_samples, device=q.device)
+        logits = torch.matmul(q, table.t())  # (b, I, L, L + S - 1)
+        return logits.gather(
+            3, index.expand(*logits.shape[:3], self.num_samples))
+
+    def forward(self, q):
+        """
+        Args:
+            q (Tensor): Queries, ``(B * heads, H, W, head_dims)``.
+
+        Returns:
+            Tensor: ``(B * heads, H, W, num_samples)``.
+        """
+        h, w = q.shape[1:3]
+        logits_w = self._logits_1d(q, self._table(self.rel_width, w))
+        logits_h = self._logits_1d(
+            q.transpose(1, 2), self._table(self.rel_height, h))
+        if h != w:  # (W, H) map -> (H, W), as the official dense code does
+            logits_h = F.interpolate(
+                logits_h.permute(0, 3, 1, 2), size=(h, w), mode='bilinear',
+                align_corners=False).permute(0, 2, 3, 1)
+        return logits_w + logits_h
+
+
+class DGMN2Attention(BaseModule):
+    """Dynamic graph message passing over 9 sampled neighbours per token.
+
+    For each head, the keys and values of the 3x3 neighbourhood of a token
+    are sampled at offsets predicted (by ``conv_offset``) from the token's
+    own channels of that head; the query attends over the 9 samples with
+    scaled dot products plus a relative position term.
+
+    Args:
+        embed_dims (int): Channels.
+        num_heads (int): Heads; ``embed_dims`` must be divisible by it.
+        feat_size (tuple[int, int]): Feature size of the relative position
+            tables (224 / stride in the official model).
+        qkv_bias (bool): Bias of the qkv and offset projections.
+            Defaults to True.
+        attn_drop_rate (float): Dropout on the attention weights.
+            Defaults to 0.
+        proj_drop_rate (float): Dropout after the output projection.
+            Defaults to 0.
+        sampler (str): Deformable unfold backend: ``'auto'``, ``'mmcv'`` or
+            ``'pytorch'``. Defaults to ``'auto'``.
+        init_cfg (dict, optional): Initialization config. Defaults to None.
+    """
+
+    def __init__(self,
+                 embed_dims,
+                 num_heads,
+                 feat_size,
+                 qkv_bias=True,
+                 attn_drop_rate=0.,
+                 proj_drop_rate=0.,
+                 sampler='auto',
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if embed_dims % num_heads != 0:
+            raise ValueError(f'embed_dims {embed_dims} is not divisible by '
+                             f'num_heads {num_heads}')
+        self.num_heads = num_heads
+        self.head_dims = embed_dims // num_heads
+        self.scale = self.head_dims**-0.5
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
+        self.attn_drop = nn.Dropout(attn_drop_rate)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop_rate)
+        self.conv_offset = nn.Linear(
+            self.head_dims, NUM_SAMPLES * 2, bias=qkv_bias)
+        self.unfold = DeformUnfold(3, padding=1, backend=sampler)
+        self.pos_emb = RelativePositionLogits(feat_size, self.head_dims)
+
+    def forward(self, x, hw_shape):
+        """``x``: tokens ``(B, H * W, C)``; returns the same shape."""
+        b, n, c = x.shape
+        h, w = hw_shape
+        heads, head_dims = self.num_heads, self.head_dims
+        qkv = self.qkv(x).reshape(b, n, 3, heads, head_dims)
+        q = qkv[:, :, 0].transpose(1, 2)  # (B, heads, N, d)
+        # (dy, dx) per kernel point from each head's channels of the token
+        offset = self.conv_offset(x.reshape(b, n, heads, head_dims))
+        offset = offset.permute(0, 2, 3, 1).reshape(b * heads,
+                                                    NUM_SAMPLES * 2, h, w)
+        # keys and values share the offsets: one unfold of both
+        kv = qkv[:, :, 1:].permute(0, 3, 2, 4, 1).reshape(
+            b * heads, 2 * head_dims, h, w)
+        kv = self.unfold(kv, offset).view(b, heads, 2, head_dims,
+                                          NUM_SAMPLES, n)
+        k, v = kv[:, :, 0], kv[:, :, 1]  # (B, heads, d, 9, N)
+
+        attn = torch.einsum('bhnd,bhdsn->bhns', q, k) * self.scale
+        pos = self.pos_emb(q.reshape(b * heads, h, w, head_dims))
+        attn = attn + pos.view(b, heads, n, NUM_SAMPLES)
+        attn = self.attn_drop(attn.softmax(dim=-1))
+        x = torch.einsum('bhns,bhdsn->bnhd', attn, v).reshape(b, n, c)
+        return self.proj_drop(self.proj(x))
+
+
+class DGMN2FFN(BaseModule):
+    """fc1 -> act -> dropout -> fc2 -> dropout.
+
+    Args:
+        embed_dims (int): Input and output channels.
+        feedforward_channels (int): Hidden channels.
+        act_cfg (dict): Activation. Defaults to GELU.
+        ffn_drop (float): Dropout rate. Defaults to 0.
+        init_cfg (dict, optional): Initialization config. Defaults to None.
+    """
+
+    def __init__(self, embed_dims, feedforward_channels,
+                 act_cfg=dict(type='GELU'), ffn_drop=0., init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.fc1 = nn.Linear(embed_dims, feedforward_channels)
+        self.act = build_activation_layer(act_cfg)
+        self.fc2 = nn.Linear(feedforward_channels, embed_dims)
+        self.drop = nn.Dropout(ffn_drop)
+
+    def forward(self, x):
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class DGMN2Block(BaseModule):
+    """norm -> DGMN2 attention and norm -> FFN, each with stochastic depth
+    and a residual, on tokens ``(B, H * W, C)``.
+
+    Args:
+        embed_dims (int): Channels.
+        num_heads (int): Attention heads.
+        feat_size (tuple[int, int]): Feature size of the relative position
+            tables.
+        mlp_ratio (float): Hidden/input channel ratio of the FFN.
+        qkv_bias (bool): Bias of the qkv and offset projections.
+            Defaults to True.
+        drop_rate (float): Dropout after the attention projection and in the
+            FFN. Defaults to 0.
+        attn_drop_rate (float): Dropout on the attention weights.
+            Defaults to 0.
+        drop_path_rate (float): Stochastic depth rate. Defaults to 0.
+        act_cfg (dict): Activation of the FFN. Defaults to GELU.
+        norm_cfg (dict): Token norm. Defaults to LN with eps 1e-6.
+        sampler (str): See :class:`DGMN2Attention`. Defaults to 'auto'.
+        with_cp (bool): Use gradient checkpointing. Defaults to False.
+        init_cfg (dict, optional): Initialization config. Defaults to None.
+    """
+
+    def __init__(self,
+                 embed_dims,
+                 num_heads,
+                 feat_size,
+                 mlp_ratio=4.,
+                 qkv_bias=True,
+                 drop_rate=0.,
+                 attn_drop_rate=0.,
+                 drop_path_rate=0.,
+                 act_cfg=dict(type='GELU'),
+                 norm_cfg=dict(type='LN', eps=1e-6),
+                 sampler='auto',
+                 with_cp=False,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.with_cp = with_cp
+        self.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.attn = DGMN2Attention(
+            embed_dims,
+            num_heads,
+            feat_size,
+            qkv_bias=qkv_bias,
+            attn_drop_rate=attn_drop_rate,
+            proj_drop_rate=drop_rate,
+            sampler=sampler)
+        self.drop_path = DropPath(
+            drop_path_rate) if drop_path_rate > 0. else nn.Identity()
+        self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.mlp = DGMN2FFN(
+            embed_dims,
+            int(embed_dims * mlp_ratio),
+            act_cfg=act_cfg,
+            ffn_drop=drop_rate)
+
+    def _forward(self, x, hw_shape):
+        x = x + self.drop_path(self.attn(self.norm1(x), hw_shape))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+    def forward(self, x, hw_shape):
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(
+                self._forward, x, hw_shape, use_reentrant=False)
+        return self._forward(x, hw_shape)
+
+
+def _conv_bn_relu(in_channels, out_channels, stride, norm_cfg):
+    return [
+        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1,
+                  bias=False),
+        build_norm_layer(norm_cfg, out_channels)[1],
+        nn.ReLU(inplace=True),
+    ]
+
+
+@MODELS.register_module()
+class DGMN2(BaseModule):
+    """DGMN2 backbone.
+
+    A PyTorch implementation of `Dynamic Graph Message Passing Networks for
+    Visual Recognition <https://arxiv.org/abs/2209.09760>`_ (TPAMI 2022),
+    equal in value to the official code. Each of the 4 stages is a
+    convolutional patch embedding (3x3 conv, BN, ReLU; three of them with
+    stride 2, 1, 2 in the first stage) followed by ``depths[i]``
+    :class:`DGMN2Block`; the output of stage ``i`` is the ``(B, C, H, W)``
+    map after its blocks (no extra norm, as in the official code), with
+    stride ``4 * 2**i``.
+
+    Any input size works: the relative position tables are made for
+    ``img_size`` (224 in the official model) and resized to other feature
+    sizes as the official detection/segmentation code does; at ``img_size``
+    the model is the official classification model.
+
+    Args:
+        arch (str | dict): One of ``tiny, small, medium, large`` (aliases
+            ``t, s, m, l``), or a dict with keys ``embed_dims``, ``depths``,
+            ``num_heads`` and ``mlp_ratios`` (one value per stage).
+            Defaults to ``'tiny'``.
+        in_channels (int): Input image channels. Defaults to 3.
+        img_size (int | tuple[int, int]): Input size the relative position
+            tables are made for. Defaults to 224.
+        out_indices (int | Sequence[int]): Stages whose features are
+            returned; negative values count from the end. Defaults to -1.
+        frozen_stages (int): Stages ``0..frozen_stages`` (patch embedding and
+            blocks) are put in eval mode with frozen parameters; -1 freezes
+            nothing. Defaults to -1.
+        norm_eval (bool): Keep every BatchNorm (in the patch embeddings) in
+            eval mode while training. Defaults to False.
+        qkv_bias (bool): Bias of the qkv and offset projections.
+            Defaults to True.
+        drop_rate (float): Dropout after the attention projection and in the
+            FFNs. Defaults to 0.
+        attn_drop_rate (float): Dropout on the attention weights.
+            Defaults to 0.
+        drop_path_rate (float): Stochastic depth rate, increased linearly
+            over the blocks. Defaults to 0.
+        norm_cfg (dict): Norm of the patch embeddings (BN in the official
+            classification model, SyncBN in its detection/segmentation
+            code). Defaults to ``dict(type='BN')``.
+        block_norm_cfg (dict): Token norm of the blocks.
+            Defaults to ``dict(type='LN', eps=1e-6)``.
+        act_cfg (dict): Activation of the FFNs. Defaults to GELU.
+        sampler (str): How the 3x3 neighbourhoods are sampled:
+            ``'mmcv'`` (mmcv's modulated deformable conv, CPU and CUDA),
+            ``'pytorch'`` (plain PyTorch, e.g. for ONNX export) or ``'auto'``
+            (mmcv when its compiled ops are there, else PyTorch; PyTorch
+            while exporting to ONNX). Both give the same values.
+            Defaults to ``'auto'``.
+        with_cp (bool): Use gradient checkpointing in the blocks, trading
+            compute for memory. Defaults to False.
+        init_cfg (dict | list[dict], optional): Initialization config, e.g.
+            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
+            Without one, weights are initialized as the official code does.
+            Defaults to None.
+    """
+    arch_zoo = {
+        **dict.fromkeys(['t', 'tiny'], {
+            'embed_dims': [64, 128, 320, 512],
+            'depths': [2, 2, 2, 2],
+            'num_heads': [1, 2, 5, 8],
+            'mlp_ratios': [8, 8, 4, 4]}),
+        **dict.fromkeys(['s', 'small'], {
+            'embed_dims': [64, 128, 320, 512],
+            'depths': [3, 4, 6, 3],
+            'num_heads': [1, 2, 5, 8],
+            'mlp_ratios': [8, 8, 4, 4]}),
+        **dict.fromkeys(['m', 'medium'], {
+            'embed_dims': [64, 128, 320, 512],
+            'depths': [3, 4, 18, 3],
+            'num_heads': [1, 2, 5, 8],
+            'mlp_ratios': [8, 8, 4, 4]}),
+        **dict.fromkeys(['l', 'large'], {
+            'embed_dims': [64, 128, 320, 512],
+            'depths': [3, 8, 27, 3],
+            'num_heads': [1, 2, 5, 8],
+            'mlp_ratios': [8, 8, 4, 4]}),
+    }  # yapf: disable
+    arch_keys = ('embed_dims', 'depths', 'num_heads', 'mlp_ratios')
+
+    def __init__(self,
+                 arch='tiny',
+                 in_channels=3,
+                 img_size: Union[int, Sequence[int]] = 224,
+                 out_indices=-1,
+                 frozen_stages=-1,
+                 norm_eval=False,
+                 qkv_bias=True,
+                 drop_rate=0.,
+                 attn_drop_rate=0.,
+                 drop_path_rate=0.,
+                 norm_cfg=dict(type='BN'),
+                 block_norm_cfg=dict(type='LN', eps=1e-6),
+                 act_cfg=dict(type='GELU'),
+                 sampler='auto',
+                 with_cp=False,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        if isinstance(arch, str):
+            key = arch.lower()
+            if key not in self.arch_zoo:
+                raise KeyError(f'Unknown DGMN2 arch {arch!r}; choose one of '
+                               f'{sorted(set(self.arch_zoo))} or pass a dict')
+            arch = self.arch_zoo[key]
+        elif isinstance(arch, dict):
+            if set(arch) != set(self.arch_keys):
+                raise KeyError(f'A custom DGMN2 arch needs exactly the keys '
+                               f'{sorted(self.arch_keys)}, got {sorted(arch)}')
+            if len({len(arch[k]) for k in self.arch_keys}) != 1:
+                raise ValueError('embed_dims, depths, num_heads and '
+                                 'mlp_ratios of the arch must have one value '
+                                 f'per stage: {arch}')
+        else:
+            raise TypeError(f'arch must be a str or a dict, got {type(arch)}')
+        arch = copy.deepcopy(arch)
+        for dims, heads in zip(arch['embed_dims'], arch['num_heads']):
+            if dims % heads != 0:
+                raise ValueError(f'embed_dims {dims} is not divisible by '
+                                 f'num_heads {heads} in arch {arch}')
+        if sampler not in BACKENDS:
+            raise ValueError(f'Unknown DGMN2 sampler {sampler!r}; choose one '
+                             f'of {BACKENDS}')
+        self.embed_dims = arch['embed_dims']
+        self.depths = arch['depths']
+        self.num_heads = arch['num_heads']
+        self.mlp_ratios = arch['mlp_ratios']
+        self.num_stages = len(self.depths)
+        self.out_indices = parse_out_indices(out_indices, self.num_stages)
+        if not -1 <= frozen_stages < self.num_stages:
+            raise ValueError(f'frozen_stages must be in -1..'
+                             f'{self.num_stages - 1}, got {frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.img_size = (img_size, img_size) if isinstance(img_size, int) \
+            else tuple(img_size)
+        if len(self.img_size) != 2:
+            raise ValueError(f'img_size must be an int or (H, W), got '
+                             f'{img_size}')
+        self.drop_path_rate = drop_path_rate
+
+        dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        self.patch_embeds = nn.ModuleList()
+        self.stages = nn.ModuleList()
+        block_idx = 0
+        for i, (dims, depth) in enumerate(zip(self.embed_dims, self.depths)):
+            if i == 0:  # stride 4: 3x3 s2, 3x3 s1, 3x3 s2
+                mid = dims // 2
+                embed = nn.Sequential(
+                    *_conv_bn_relu(in_channels, mid, 2, norm_cfg),
+                    *_conv_bn_relu(mid, mid, 1, norm_cfg),
+                    *_conv_bn_relu(mid, dims, 2, norm_cfg))
+            else:
+                embed = nn.Sequential(*_conv_bn_relu(
+                    self.embed_dims[i - 1], dims, 2, norm_cfg))
+            stride = 4 * 2**i
+            feat_size = (self.img_size[0] // stride,
+                         self.img_size[1] // stride)
+            blocks = nn.ModuleList([
+                DGMN2Block(
+                    dims,
+                    self.num_heads[i],
+                    feat_size,
+                    mlp_ratio=self.mlp_ratios[i],
+                    qkv_bias=qkv_bias,
+                    drop_rate=drop_rate,
+                    attn_drop_rate=attn_drop_rate,
+                    drop_path_rate=dpr[block_idx + j],
+                    act_cfg=act_cfg,
+                    norm_cfg=block_norm_cfg,
+                    sampler=sampler,
+                    with_cp=with_cp) for j in range(depth)
+            ])
+            block_idx += depth
+            self.patch_embeds.append(embed)
+            self.stages.append(blocks)
+        self._freeze_stages()
+
+    def init_weights(self):
+        """Load ``init_cfg`` weights if given, else initialize as the
+        official code does: linear layers trunc-normal (std 0.02) with zero
+        bias, LayerNorms 1 and 0; convs, BNs and the relative position
+        tables (normal, std ``head_dims ** -0.5``) keep their construction
+        values."""
+        if self.init_cfg is not None:
+            super().init_weights()
+            return
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                trunc_normal_(m.weight, std=.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def set_drop_path_rate(self, drop_path_rate):
+        """Reset the stochastic depth rates (linear over the blocks up to
+        ``drop_path_rate``), as the official ``reset_drop_path``; used by
+        :class:`DropPathWarmupHook`."""
+        dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        blocks = [blk for stage in self.stages for blk in stage]
+        for blk, rate in zip(blocks, dpr):
+            blk.drop_path = DropPath(rate) if rate > 0. else nn.Identity()
+        self.drop_path_rate = drop_path_rate
+
+    def forward(self, x):
+        outs = []
+        for i in range(self.num_stages):
+            x = self.patch_embeds[i](x)
+            b, c, h, w = x.shape
+            x = x.flatten(2).transpose(1, 2)
+            for blk in self.stages[i]:
+                x = blk(x, (h, w))
+            x = x.transpose(1, 2).reshape(b, c, h, w)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    def _freeze_stages(self):
+        for i in range(self.frozen_stages + 1):
+            for m in (self.patch_embeds[i], self.stages[i]):
+                m.eval()
+                for param in m.parameters():
+                    param.requires_grad = False
+
+    def train(self, mode=True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def get_layer_depth(self, param_name: str, prefix: str = ''):
+        """Layer depth of a parameter for layer-wise lr decay
+        (``LearningRateDecayOptimWrapperConstructor``).
+
+        The first patch embedding is layer 0, every block counts one layer,
+        the patch embedding of stage ``i`` shares the depth of the last block
+        before it, and everything outside the backbone (neck, head) is the
+        last layer.
+
+        Returns:
+            Tuple[int, int]: The layer depth and the number of layers.
+        """
+        num_layers = sum(self.depths) + 2
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        name = param_name[len(prefix):].split('.')
+        if name[0] == 'stages':
+            stage, block = int(name[1]), int(name[2])
+            return sum(self.depths[:stage]) + block + 1, num_layers
+        if name[0] == 'patch_embeds':
+            return sum(self.depths[:int(name[1])]), num_layers
+        return num_layers - 1, num_layers
+
+
+@HOOKS.register_module()
+class DropPathWarmupHook(Hook):
+    """Train without stochastic depth for the first ``warmup_epochs`` epochs,
+    then with the backbone's configured rate, as the official DGMN2
+    ``main.py`` does (``reset_drop_path(0.0)`` until epoch 100).
+
+    Works with any backbone that has ``drop_path_rate`` and
+    ``set_drop_path_rate(rate)``.
+
+    Args:
+        warmup_epochs (int): Epochs without drop path. Defaults to 100.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self, warmup_epochs=100):
+        self.warmup_epochs = warmup_epochs
+        self._rate = None
+
+    def before_train_epoch(self, runner):
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        backbone = model.backbone
+        if self._rate is None:
+            self._rate = backbone.drop_path_rate
+        rate = 0. if runner.epoch < self.warmup_epochs else self._rate
+        if rate != backbone.drop_path_rate:
+            backbone.set_drop_path_rate(rate)

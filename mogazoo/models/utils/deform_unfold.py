@@ -1,0 +1,327 @@
+"""Deformable unfold: ``F.unfold`` that samples at learned offsets.
+
+DGMN2 (fudan-zvg/DGMN2) gathers, for every output position, the values of
+``kh * kw`` neighbours displaced by predicted offsets with its own CUDA-only
+``DeformUnfold`` kernel (``dcn/src/deform_conv_cuda_kernel.cu``,
+``deformable_im2col_gpu_kernel``). Its semantics, which both paths below
+follow:
+
+* output position ``(h, w)``, kernel point ``k = i * kw + j`` (row-major) is
+  sampled at ``(h * sh - ph + i * dh + offset[:, 2k, h, w],
+  w * sw - pw + j * dw + offset[:, 2k + 1, h, w])``: the offset channels are
+  ``(dy, dx)`` pairs, one pair per kernel point;
+* the value is bilinear in the 4 neighbouring pixels, each pixel outside the
+  image counting as zero, and the whole sample is zero unless
+  ``-1 < y < H`` and ``-1 < x < W``;
+* the output is laid out channel-major like ``F.unfold``:
+  ``out[n, c * kh * kw + k, h * Wo + w]``;
+* the offsets are shared by all channels (one deformable group).
+
+Two implementations:
+
+* ``'mmcv'``: mmcv's compiled modulated deformable convolution
+  (``mmcv.ops.modulated_deform_conv2d``, CPU and CUDA) with an all-ones mask
+  and a fixed 0/1 weight that copies every sampled value to its own output
+  channel. mmcv's im2col uses the same sampling rule, offset layout and
+  kernel-point order as the DGMN2 kernel, so the values are the kernel's.
+* ``'pytorch'``: explicit bilinear sampling with ``torch.gather`` in plain
+  PyTorch (autograd, ONNX export, any device and dtype). It computes the
+  same products and sums in the same order as the kernel.
+
+``'auto'`` takes mmcv's op when its compiled extension is importable (and
+built for the input's device) and PyTorch otherwise, and always PyTorch
+while exporting to ONNX.
+"""
+import contextlib
+import functools
+from typing import Tuple, Union
+
+import torch
+import torch.nn as nn
+from torch.nn.modules.utils import _pair
+
+BACKENDS = ('auto', 'mmcv', 'pytorch')
+
+
+@functools.lru_cache(maxsize=None)
+def _mmcv_ops():
+    """mmcv's ``modulated_deform_conv2d`` or None when the compiled ops are
+    missing (mmcv-lite, or a build that failed)."""
+    try:
+        from mmcv.ops import modulated_deform_conv2d
+    except (ImportError, OSError, AttributeError):  # pragma: no cover
+        return None
+    return modulated_deform_conv2d
+
+
+@functools.lru_cache(maxsize=None)
+def _mmcv_has_cuda():
+    try:
+        from mmcv.ops import get_compiling_cuda_version
+        return get_compiling_cuda_version() not in ('', 'not available')
+    except Exception:  # noqa: BLE001 - any failure means no CUDA ops
+        return False
+
+
+def mmcv_available(device: Union[str, torch.device] = 'cpu') -> bool:
+    """Whether mmcv's compiled modulated deformable conv runs on ``device``.
+    """
+    if _mmcv_ops() is None:
+        return False
+    device = torch.device(device)
+    if device.type == 'cpu':
+        return True
+    if device.type == 'cuda':
+        return _mmcv_has_cuda()
+    return False
+
+
+def _out_size(size, kernel, stride, padding, dilation):
+    return (size + 2 * padding - (dilation * (kernel - 1) + 1)) // stride + 1
+
+
+def _check(input, offset, kernel_size, stride, padding, dilation):
+    if input.dim() != 4 or offset.dim() != 4:
+        raise ValueError('deform_unfold expects 4-D input and offset, got '
+                         f'{tuple(input.shape)} and {tuple(offset.shape)}')
+    kh, kw = kernel_size
+    out_h = _out_size(input.shape[2], kh, stride[0], padding[0], dilation[0])
+    out_w = _out_size(input.shape[3], kw, stride[1], padding[1], dilation[1])
+    if out_h < 1 or out_w < 1:
+        raise ValueError(f'input of size {tuple(input.shape[2:])} is too '
+                         f'small for a {kh}x{kw} kernel')
+    expect = (input.shape[0], 2 * kh * kw, out_h, out_w)
+    if tuple(offset.shape) != expect:
+        raise ValueError(f'offset must have shape {expect} (batch, 2 * kh * '
+                         f'kw, out_h, out_w), got {tuple(offset.shape)}')
+    return out_h, out_w
+
+
+def deform_unfold_pytorch(input: torch.Tensor,
+                          offset: torch.Tensor,
+                          kernel_size=3,
+                          stride=1,
+                          padding=1,
+                          dilation=1) -> torch.Tensor:
+    """Deformable unfold in plain PyTorch.
+
+    Args:
+        input (Tensor): ``(N, C, H, W)``.
+        offset (Tensor): ``(N, 2 * kh * kw, Ho, Wo)``, ``(dy, dx)`` per kernel
+            point.
+        kernel_size, stride, padding, dilation (int | tuple[int, int]): As in
+            ``F.unfold``.
+
+    Returns:
+        Tensor: ``(N, C * kh * kw, Ho * Wo)``, channel-major as ``F.unfold``.
+    """
+    kernel_size, stride = _pair(kernel_size), _pair(stride)
+    padding, dilation = _pair(padding), _pair(dilation)
+    out_h, out_w = _check(input, offset, kernel_size, stride, padding,
+                          dilation)
+    n, c, h, w = input.shape
+    kh, kw = kernel_size
+    num_points = kh * kw
+    offset = offset.to(input.dtype).reshape(n, num_points, 2, out_h, out_w)
+    dev = input.device
+    # integer base positions, converted to float once and then offset, as
+    # the kernel adds a float offset to an int position
+    base_y = (torch.arange(out_h, device=dev) * stride[0] - padding[0]).view(
+        1, 1, out_h, 1) + (torch.arange(kh, device=dev) * dilation[0]
+                           ).repeat_interleave(kw).view(1, num_points, 1, 1)
+    base_x = (torch.arange(out_w, device=dev) * stride[1] - padding[1]).view(
+        1, 1, 1, out_w) + (torch.arange(kw, device=dev) *
+                           dilation[1]).repeat(kh).view(1, num_points, 1, 1)
+    y = base_y.to(input.dtype) + offset[:, :, 0]  # (N, K, Ho, Wo)
+    x = base_x.to(input.dtype) + offset[:, :, 1]
+    inside = (y > -1) & (x > -1) & (y < h) & (x < w)
+
+    y_low_f = torch.floor(y)
+    x_low_f = torch.floor(x)
+    ly = y - y_low_f
+    lx = x - x_low_f
+    hy = 1 - ly
+    hx = 1 - lx
+    y_low = y_low_f.long()
+    x_low = x_low_f.long()
+    y_high = y_low + 1
+    x_high = x_low + 1
+    y_low_ok = y_low >= 0
+    y_high_ok = y_high <= h - 1
+    x_low_ok = x_low >= 0
+    x_high_ok = x_high <= w - 1
+
+    flat = input.reshape(n, c, h * w)
+    length = num_points * out_h * out_w
+    zero = input.new_zeros(())
+
+    def corner(yi, xi, y_ok, x_ok, weight):
+        # weight of an invalid corner (or of a sample outside the image) is
+        # zero; the index is clamped so that the gather stays in range
+        ok = y_ok & x_ok & inside
+        index = yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)
+        index = index.view(n, 1, length)
+        value = torch.gather(flat, 2, index.expand(n, c, length))
+        return torch.where(ok, weight, zero).view(n, 1, length) * value
+
+    # the kernel's sum: w1 * v1 + w2 * v2 + w3 * v3 + w4 * v4, in this order
+    out = corner(y_low, x_low, y_low_ok, x_low_ok, hy * hx)
+    out = out + corner(y_low, x_high, y_low_ok, x_high_ok, hy * lx)
+    out = out + corner(y_high, x_low, y_high_ok, x_low_ok, ly * hx)
+    out = out + corner(y_high, x_high, y_high_ok, x_high_ok, ly * lx)
+    # (N, C, K * Ho * Wo) -> (N, C * K, Ho * Wo): channel-major
+    return out.view(n, c * num_points, out_h * out_w)
+
+
+@functools.lru_cache(maxsize=64)
+def _copy_weight(channels, group_channels, kh, kw, device, dtype):
+    """0/1 weight of a grouped conv whose output channel ``c * K + k`` is the
+    sampled value of input channel ``c`` at kernel point ``k``."""
+    num_points = kh * kw
+    weight = torch.zeros(channels * num_points, group_channels * num_points,
+                         device=device, dtype=dtype)
+    out_index = torch.arange(channels * num_points, device=device)
+    in_index = (out_index // num_points) % group_channels * num_points + (
+        out_index % num_points)
+    weight[out_index, in_index] = 1
+    return weight.view(channels * num_points, group_channels, kh, kw)
+
+
+def _group_channels(channels, max_group_channels):
+    """Largest divisor of ``channels`` not above ``max_group_channels``."""
+    for g in range(min(channels, max_group_channels), 0, -1):
+        if channels % g == 0:
+            return g
+    return 1
+
+
+@contextlib.contextmanager
+def _one_cpu_thread(enabled):
+    """Run the body on one intra-op thread (restored afterwards)."""
+    threads = torch.get_num_threads()
+    if not enabled or threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def deform_unfold_mmcv(input: torch.Tensor,
+                       offset: torch.Tensor,
+                       kernel_size=3,
+                       stride=1,
+                       padding=1,
+                       dilation=1,
+                       group_channels: int = 4) -> torch.Tensor:
+    """Deformable unfold on mmcv's modulated deformable convolution.
+
+    The sampling is mmcv's ``modulated_deformable_im2col`` with an all-ones
+    mask; a grouped convolution with a 0/1 weight copies each sampled value
+    to its own output channel (every output is one sampled value times 1
+    plus zeros, so the values are the sampled ones exactly).
+
+    Args:
+        input, offset, kernel_size, stride, padding, dilation: See
+            :func:`deform_unfold_pytorch`.
+        group_channels (int): Input channels per convolution group (the
+            largest divisor of C not above it is used). mmcv runs one small
+            matrix product per image and group: more channels per group
+            means fewer, larger products (fewer CUDA launches) but
+            ``group_channels`` times more multiply-adds. Defaults to 4.
+
+    Returns:
+        Tensor: ``(N, C * kh * kw, Ho * Wo)``.
+    """
+    ops = _mmcv_ops()
+    if ops is None:
+        raise RuntimeError('mmcv.ops.modulated_deform_conv2d is not '
+                           'available (mmcv was installed without its '
+                           "compiled ops); use backend='pytorch'")
+    kernel_size, stride = _pair(kernel_size), _pair(stride)
+    padding, dilation = _pair(padding), _pair(dilation)
+    out_h, out_w = _check(input, offset, kernel_size, stride, padding,
+                          dilation)
+    n, c = input.shape[:2]
+    kh, kw = kernel_size
+    dtype = input.dtype
+    # mmcv's CPU kernels are compiled for float and double only
+    compute = torch.float32 if (input.device.type == 'cpu' and dtype not in (
+        torch.float32, torch.float64)) else dtype
+    input = input.to(compute).contiguous()
+    offset = offset.to(compute).contiguous()
+    mask = input.new_ones(n, kh * kw, out_h, out_w)
+    groups = c // _group_channels(c, group_channels)
+    weight = _copy_weight(c, c // groups, kh, kw, input.device, compute)
+    # mmcv's CPU forward is a serial im2col plus one small GEMM per image and
+    # group; on several intra-op threads those GEMMs spend more time in
+    # synchronisation than in arithmetic (DGMN2-T inference 5x slower on 2
+    # busy cores), so it runs on one thread. (The backward runs later, in
+    # the autograd engine, with the threads as they are.)
+    with _one_cpu_thread(input.device.type == 'cpu'):
+        out = ops(input, offset, mask, weight, None, stride, padding,
+                  dilation, groups, 1)
+    return out.view(n, c * kh * kw, out_h * out_w).to(dtype)
+
+
+def deform_unfold(input: torch.Tensor,
+                  offset: torch.Tensor,
+                  kernel_size=3,
+                  stride=1,
+                  padding=1,
+                  dilation=1,
+                  backend: str = 'auto') -> torch.Tensor:
+    """Deformable unfold with the chosen ``backend`` (see the module doc)."""
+    if backend not in BACKENDS:
+        raise ValueError(f'Unknown deform_unfold backend {backend!r}; '
+                         f'choose one of {BACKENDS}')
+    if backend == 'auto':
+        use_mmcv = mmcv_available(input.device) and not (
+            torch.onnx.is_in_onnx_export())
+        backend = 'mmcv' if use_mmcv else 'pytorch'
+    fn = deform_unfold_mmcv if backend == 'mmcv' else deform_unfold_pytorch
+    return fn(input, offset, kernel_size, stride, padding, dilation)
+
+
+class DeformUnfold(nn.Module):
+    """Module form of :func:`deform_unfold` (the official ``DeformUnfold``).
+
+    Args:
+        kernel_size (int | tuple[int, int]): Kernel size. Defaults to 3.
+        stride (int | tuple[int, int]): Stride. Defaults to 1.
+        padding (int | tuple[int, int]): Zero padding. Defaults to 1.
+        dilation (int | tuple[int, int]): Dilation. Defaults to 1.
+        backend (str): ``'auto'``, ``'mmcv'`` or ``'pytorch'``.
+            Defaults to ``'auto'``.
+    """
+
+    def __init__(self,
+                 kernel_size: Union[int, Tuple[int, int]] = 3,
+                 stride: Union[int, Tuple[int, int]] = 1,
+                 padding: Union[int, Tuple[int, int]] = 1,
+                 dilation: Union[int, Tuple[int, int]] = 1,
+                 backend: str = 'auto'):
+        super().__init__()
+        if backend not in BACKENDS:
+            raise ValueError(f'Unknown deform_unfold backend {backend!r}; '
+                             f'choose one of {BACKENDS}')
+        if backend == 'mmcv' and _mmcv_ops() is None:
+            raise RuntimeError('backend=\'mmcv\' needs mmcv with compiled '
+                               'ops (mmcv.ops.modulated_deform_conv2d)')
+        self.kernel_size = _pair(kernel_size)
+        self.stride = _pair(stride)
+        self.padding = _pair(padding)
+        self.dilation = _pair(dilation)
+        self.backend = backend
+
+    def forward(self, input: torch.Tensor,
+                offset: torch.Tensor) -> torch.Tensor:
+        return deform_unfold(input, offset, self.kernel_size, self.stride,
+                             self.padding, self.dilation, self.backend)
+
+    def extra_repr(self):
+        return (f'kernel_size={self.kernel_size}, stride={self.stride}, '
+                f'padding={self.padding}, dilation={self.dilation}, '
+                f'backend={self.backend!r}')

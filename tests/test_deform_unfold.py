@@ -1,0 +1,204 @@
+"""The deformable unfold of DGMN2: mmcv path, PyTorch path and the official
+CUDA kernel's semantics."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mogazoo.models.utils import deform_unfold as du
+from mogazoo.models.utils.deform_unfold import (DeformUnfold, deform_unfold,
+                                                deform_unfold_mmcv,
+                                                deform_unfold_pytorch)
+
+needs_mmcv = pytest.mark.skipif(
+    not du.mmcv_available('cpu'), reason='mmcv compiled ops missing')
+
+
+def kernel_transcription(x, offset, k=3, pad=1):
+    """Scalar transcription of DGMN2's ``deformable_im2col_gpu_kernel`` and
+    ``deformable_im2col_bilinear`` (stride 1, dilation 1), laid out as
+    ``deform_unfold_forward_cuda`` returns it; written independently of the
+    module under test."""
+    n, c, h, w = x.shape
+    ho, wo = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+    out = torch.zeros(n, c * k * k, ho * wo, dtype=torch.float64)
+    img_all, off = x.double().tolist(), offset.double().tolist()
+    for b in range(n):
+        for ch in range(c):
+            img = img_all[b][ch]
+            for hc in range(ho):
+                for wc in range(wo):
+                    for i in range(k):
+                        for j in range(k):
+                            p = 2 * (i * k + j)
+                            him = hc - pad + i + off[b][p][hc][wc]
+                            wim = wc - pad + j + off[b][p + 1][hc][wc]
+                            val = 0.
+                            if -1 < him < h and -1 < wim < w:
+                                hl, wl = math.floor(him), math.floor(wim)
+                                lh, lw = him - hl, wim - wl
+                                for dy, dx, wt in ((0, 0, (1 - lh) * (1 - lw)),
+                                                   (0, 1, (1 - lh) * lw),
+                                                   (1, 0, lh * (1 - lw)),
+                                                   (1, 1, lh * lw)):
+                                    yy, xx = hl + dy, wl + dx
+                                    if 0 <= yy < h and 0 <= xx < w:
+                                        val += wt * img[yy][xx]
+                            out[b, ch * k * k + i * k + j, hc * wo + wc] = val
+    return out
+
+
+def far_offsets(n, h, w, scale=4., seed=0, dtype=torch.float32):
+    """Offsets of several pixels: many samples fall partly or wholly outside
+    the image."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 18, h, w, generator=g, dtype=dtype) * scale
+
+
+PATHS = [pytest.param(deform_unfold_mmcv, id='mmcv', marks=needs_mmcv),
+         pytest.param(deform_unfold_pytorch, id='pytorch')]
+
+
+@pytest.mark.parametrize('fn', PATHS)
+def test_zero_offsets_is_f_unfold(fn):
+    x = torch.randn(2, 5, 6, 7)
+    for stride, padding, dilation in ((1, 1, 1), (2, 1, 1), (1, 2, 2)):
+        ref = F.unfold(x, 3, dilation=dilation, padding=padding,
+                       stride=stride)
+        ho = (6 + 2 * padding - 2 * dilation - 1) // stride + 1
+        wo = (7 + 2 * padding - 2 * dilation - 1) // stride + 1
+        out = fn(x, torch.zeros(2, 18, ho, wo), 3, stride, padding, dilation)
+        torch.testing.assert_close(out, ref, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('fn', PATHS)
+def test_matches_the_cuda_kernel_semantics(fn):
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 5, 6, dtype=torch.float64)
+    offset = far_offsets(2, 5, 6, dtype=torch.float64)
+    # samples exactly on the -1 border and on integer positions
+    offset[0, :, 0, 0] = torch.tensor([-1., 0.] * 9, dtype=torch.float64)
+    offset[1, :, 2, 3] = torch.tensor([2., -3.] * 9, dtype=torch.float64)
+    out = fn(x, offset)
+    torch.testing.assert_close(out, kernel_transcription(x, offset),
+                               rtol=0, atol=1e-12)
+
+
+def test_outside_samples_are_zero():
+    x = torch.randn(1, 2, 4, 4) + 10  # no value is near 0
+    offset = torch.full((1, 18, 4, 4), 100.)  # every sample far outside
+    offset[:, :, 1, 1] = 0.  # position (1, 1): its plain 3x3 neighbourhood
+    out = deform_unfold_pytorch(x, offset)
+    assert (out[..., [i for i in range(16) if i != 5]] == 0).all()
+    torch.testing.assert_close(out[..., 5], F.unfold(x, 3, padding=1)[..., 5])
+    if du.mmcv_available('cpu'):
+        torch.testing.assert_close(deform_unfold_mmcv(x, offset), out)
+
+
+@needs_mmcv
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_mmcv_and_pytorch_agree_in_values_and_gradients(dtype):
+    torch.manual_seed(0)
+    x = torch.randn(3, 8, 9, 11, dtype=dtype)
+    offset = far_offsets(3, 9, 11, dtype=dtype)
+    assert ((offset.abs() > 3).float().mean() > 0.3)  # reaches outside
+    grad = torch.randn(3, 8 * 9, 9 * 11, dtype=dtype)
+    results = []
+    for fn in (deform_unfold_mmcv, deform_unfold_pytorch):
+        xi = x.clone().requires_grad_()
+        oi = offset.clone().requires_grad_()
+        out = fn(xi, oi)
+        gx, go = torch.autograd.grad((out * grad).sum(), [xi, oi])
+        results.append((out, gx, go))
+    (a, gxa, goa), (b, gxb, gob) = results
+    # (in float64 mmcv finds the pixel cell with floorf: a sample within
+    # ~1e-7 of a pixel row/column may use the neighbouring cell; none does
+    # with these inputs)
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(a, b, rtol=0, atol=tol)
+    torch.testing.assert_close(gxa, gxb, rtol=0, atol=tol)
+    torch.testing.assert_close(goa, gob, rtol=0, atol=10 * tol)
+    assert goa.abs().max() > 1 and gxa.abs().max() > 1  # not trivially 0
+
+
+def test_pytorch_path_gradcheck():
+    torch.manual_seed(0)
+    x = torch.randn(1, 2, 4, 5, dtype=torch.float64, requires_grad=True)
+    # keep samples away from integer positions and the -1/H borders, where
+    # bilinear interpolation is not differentiable
+    offset = torch.randint(-4, 4, (1, 18, 4, 5)).double() + 0.25 + \
+        torch.rand(1, 18, 4, 5, dtype=torch.float64) * 0.5
+    offset.requires_grad_()
+    assert torch.autograd.gradcheck(deform_unfold_pytorch, (x, offset))
+
+
+@needs_mmcv
+def test_group_channels_do_not_change_values():
+    torch.manual_seed(0)
+    x = torch.randn(2, 12, 6, 6)
+    offset = far_offsets(2, 6, 6)
+    ref = deform_unfold_pytorch(x, offset)
+    for gc in (1, 3, 5, 12, 64):  # 5 -> largest divisor of 12 below, 4
+        torch.testing.assert_close(
+            deform_unfold_mmcv(x, offset, group_channels=gc), ref,
+            rtol=0, atol=0)
+
+
+@needs_mmcv
+def test_mmcv_forward_restores_cpu_threads():
+    threads = torch.get_num_threads()
+    deform_unfold_mmcv(torch.randn(1, 2, 4, 4), far_offsets(1, 4, 4))
+    assert torch.get_num_threads() == threads
+
+
+@needs_mmcv
+def test_low_precision_on_cpu():
+    x = torch.randn(1, 4, 5, 5)
+    offset = far_offsets(1, 5, 5)
+    ref = deform_unfold_pytorch(x, offset)
+    for dtype in (torch.bfloat16, torch.float16):
+        out = deform_unfold(x.to(dtype), offset.to(dtype), backend='mmcv')
+        assert out.dtype == dtype
+        torch.testing.assert_close(out.float(), ref, rtol=0.02, atol=0.05)
+
+
+def test_auto_backend_falls_back_without_mmcv(monkeypatch):
+    calls = []
+    monkeypatch.setattr(du, 'deform_unfold_pytorch',
+                        lambda *a: calls.append('pytorch') or 0)
+    monkeypatch.setattr(du, 'deform_unfold_mmcv',
+                        lambda *a: calls.append('mmcv') or 0)
+    x, offset = torch.randn(1, 2, 3, 3), torch.zeros(1, 18, 3, 3)
+    deform_unfold(x, offset, backend='auto')
+    assert calls == ['mmcv' if du.mmcv_available('cpu') else 'pytorch']
+    monkeypatch.setattr(du, '_mmcv_ops', lambda: None)  # mmcv-lite
+    assert not du.mmcv_available('cpu')
+    deform_unfold(x, offset, backend='auto')
+    assert calls[-1] == 'pytorch'
+    with pytest.raises(RuntimeError, match="backend='mmcv'"):
+        DeformUnfold(backend='mmcv')
+
+
+def test_auto_backend_uses_pytorch_in_onnx_export(monkeypatch):
+    calls = []
+    monkeypatch.setattr(du, 'deform_unfold_pytorch',
+                        lambda *a: calls.append('pytorch') or 0)
+    monkeypatch.setattr(du, 'deform_unfold_mmcv',
+                        lambda *a: calls.append('mmcv') or 0)
+    monkeypatch.setattr(torch.onnx, 'is_in_onnx_export', lambda: True)
+    deform_unfold(torch.randn(1, 2, 3, 3), torch.zeros(1, 18, 3, 3))
+    assert calls == ['pytorch']
+
+
+def test_bad_arguments_are_named():
+    x = torch.randn(1, 2, 4, 4)
+    with pytest.raises(ValueError, match='offset must have shape'):
+        deform_unfold_pytorch(x, torch.zeros(1, 9, 4, 4))
+    with pytest.raises(ValueError, match='4-D'):
+        deform_unfold_pytorch(x[0], torch.zeros(1, 18, 4, 4))
+    with pytest.raises(ValueError, match='backend'):
+        deform_unfold(x, torch.zeros(1, 18, 4, 4), backend='cuda')
+    with pytest.raises(ValueError, match='backend'):
+        DeformUnfold(backend='triton')
+    assert 'pytorch' in repr(DeformUnfold(backend='pytorch'))
