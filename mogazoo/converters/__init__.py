@@ -2,9 +2,10 @@
 from .common import (converter_main, load_official_state_dict,
                      save_mmengine_checkpoint)
 from .dgmn2 import convert_dgmn2
+from .fastervit import convert_fastervit
 from .moganet import convert_moganet
 
 __all__ = [
-    'convert_dgmn2', 'convert_moganet', 'converter_main',
+    'convert_dgmn2', 'convert_fastervit', 'convert_moganet', 'converter_main',
     'load_official_state_dict', 'save_mmengine_checkpoint'
 ]

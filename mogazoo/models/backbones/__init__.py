@@ -1,4 +1,5 @@
 from .dgmn2 import DGMN2
+from .fastervit import FasterViT
 from .moganet import MogaNet
 
-__all__ = ['DGMN2', 'MogaNet']
+__all__ = ['DGMN2', 'FasterViT', 'MogaNet']

@@ -1,0 +1,5 @@
+# FasterViT-2: the FasterViT-1 recipe with MESA 0.5 (TRAINING.md).
+_base_ = ['./fastervit-1_32xb128_in1k.py']
+model = dict(backbone=dict(arch='2', drop_path_rate=0.2),
+             head=dict(in_channels=768))
+mesa = dict(weight=0.5)

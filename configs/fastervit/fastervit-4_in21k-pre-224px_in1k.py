@@ -1,0 +1,21 @@
+# FasterViT-4 pre-trained on ImageNet-21K and fine-tuned on ImageNet-1K at
+# 224x224 (official faster_vit_4_21k_224: windows of the arch, no
+# hierarchical attention, drop path 0.42). The released checkpoint is
+# evaluated with timm's 'squash' crop at crop_pct 0.95: resize to 235x235,
+# centre crop 224. The 21K pre-training and 1K fine-tuning recipes are not
+# published; training keeps the FasterViT-4 1K recipe at this resolution.
+_base_ = ['./fastervit-4_32xb128_in1k.py']
+model = dict(backbone=dict(arch='4-21k-224', drop_path_rate=0.42),
+             head=dict(in_channels=1568))
+train_pipeline = _base_.train_pipeline
+train_pipeline[1].scale = 224
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(235, 235), backend='pillow',
+         interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))

@@ -1,0 +1,79 @@
+"""tools/analysis_tools/benchmark.py: test sizes, command line, errors."""
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+import mogazoo  # noqa: F401
+import mogazoo.models.backbones.fastervit  # noqa: F401  (registers FasterViT)
+from mogazoo.utils import load_config
+from tools.analysis_tools import benchmark as bm
+
+TOOL = 'tools/analysis_tools/benchmark.py'
+DIGITS = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
+FASTERVIT = 'configs/fastervit/fastervit-0_32xb128_in1k.py'
+
+
+@pytest.mark.parametrize('config,shape', [
+    (DIGITS, (32, 32)),
+    ('configs/moganet/moganet-small_8xb128_in1k.py', (224, 224)),
+    ('configs/fastervit/fastervit-1_32xb128_in1k.py', (224, 224)),
+    ('configs/fastervit/fastervit-4_in21k-pre-384px_in1k.py', (384, 384)),
+    ('configs/fastervit/fastervit-0-anyres_32xb32-576x960_in1k.py',
+     (576, 960)),
+])
+def test_input_size_of_the_test_pipeline(config, shape, root):
+    assert bm.test_shape(load_config(f'{root}/{config}')) == shape
+
+
+def test_input_size_left_open_falls_back():
+    cfg = Config(dict(test_dataloader=dict(dataset=dict(pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='ResizeEdge', scale=256, edge='short')]))))
+    assert bm.test_shape(cfg) == (224, 224)
+    assert bm.test_shape(Config(dict())) == (224, 224)
+
+
+def test_command_line(root):
+    res = subprocess.run([
+        sys.executable, TOOL, DIGITS, '--batch-size', '2', '--warmup', '1',
+        '--iters', '2', '--device', 'cpu', '--threads', '1'
+    ], cwd=root, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert float(re.search(r'Images/s: ([\d.]+)', res.stdout)[1]) > 0
+    assert float(re.search(r'Peak memory: (\d+) MiB', res.stdout)[1]) > 0
+    assert 'cpu (1 threads), batch 2, input 3x32x32' in res.stdout
+
+
+def test_fastervit_with_options(root, capsys):
+    res = bm.main([
+        f'{root}/{FASTERVIT}', '--batch-size', '1', '--shape', '64', '96',
+        '--warmup', '0', '--iters', '1', '--device', 'auto', '--amp',
+        '--channels-last'
+    ])
+    assert res['images_per_sec'] > 0 and res['batch_size'] == 1
+    out = capsys.readouterr().out
+    assert 'input 3x64x96, amp on, channels_last on, compile off' in out
+
+
+def test_benchmark_counts_images():
+    res = bm.benchmark(torch.nn.Conv2d(3, 4, 3), torch.randn(5, 3, 8, 8),
+                       'cpu', warmup=0, iters=3)
+    assert (res['batch_size'], res['iters']) == (5, 3)
+    assert res['images_per_sec'] == pytest.approx(15 / res['seconds'])
+    assert res['peak_mem_mb'] > 0
+
+
+def test_errors(root, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        bm.main([str(tmp_path / 'nope.py')])
+    assert 'nope.py' in str(exc.value.code)
+    with pytest.raises(SystemExit):  # argparse: --shape takes H or H W
+        bm.main([f'{root}/{DIGITS}', '--shape', '1', '2', '3'])
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit) as exc:
+            bm.main([f'{root}/{DIGITS}', '--device', 'cuda'])
+        assert 'CUDA' in str(exc.value.code)

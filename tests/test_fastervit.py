@@ -1,0 +1,624 @@
+import glob
+import math
+import os.path as osp
+import re
+import subprocess
+import sys
+import zlib
+
+import pytest
+import torch
+from mmengine.runner import load_checkpoint
+from mmpretrain.models import build_classifier
+from torch.nn.modules.batchnorm import _BatchNorm
+
+import mogazoo  # noqa: F401
+import mogazoo.models.backbones.fastervit  # noqa: F401  (registers FasterViT)
+from mogazoo.converters import load_official_state_dict
+from mogazoo.converters.fastervit import convert_fastervit
+from mogazoo.models.backbones.fastervit import (FasterViT, window_partition,
+                                                window_reverse)
+from mogazoo.utils import load_config
+from tools.model_converters.fastervit_to_mogazoo import \
+    main as converter_main
+
+CONVERTER = 'tools/model_converters/fastervit_to_mogazoo.py'
+
+# arch: parameters of the official model (fastervit==1.0.0, 1000 classes),
+# fvcore-style FLOPs of the official model at its resolution (same counter)
+OFFICIAL = {
+    '0': (31404840, 3.504),
+    '1': (53366696, 5.517),
+    '2': (75923816, 8.994),
+    '3': (159547944, 18.738),
+    '4': (365555712, 43.273),
+    '5': (957520552, 114.040),
+    '6': (1360328872, 144.082),
+    '4-21k-224': (271944224, 41.632),
+    '4-21k-384': (271944224, 126.688),
+    '4-21k-512': (271944224, 234.309),
+    '4-21k-768': (271944224, 585.589),
+}
+CONFIGS = {
+    '0': 'fastervit-0_32xb128_in1k.py',
+    '1': 'fastervit-1_32xb128_in1k.py',
+    '2': 'fastervit-2_32xb128_in1k.py',
+    '3': 'fastervit-3_32xb128_in1k.py',
+    '4': 'fastervit-4_32xb128_in1k.py',
+    '5': 'fastervit-5_32xb128_in1k.py',
+    '6': 'fastervit-6_32xb128_in1k.py',
+    '4-21k-224': 'fastervit-4_in21k-pre-224px_in1k.py',
+    '4-21k-384': 'fastervit-4_in21k-pre-384px_in1k.py',
+    '4-21k-512': 'fastervit-4_in21k-pre-512px_in1k.py',
+    '4-21k-768': 'fastervit-4_in21k-pre-768px_in1k.py',
+    'anyres': 'fastervit-0-anyres_32xb32-576x960_in1k.py',
+}
+
+
+# a small FasterViT for behaviour tests: carrier tokens in stages 3 and 4 at
+# small inputs (windows of 2)
+SMALL = dict(embed_dims=[16, 32, 64, 128], depths=[1, 1, 2, 2],
+             num_heads=[2, 2, 4, 4], stem_channels=8, ct_size=2,
+             layer_scale=1e-5, propagation=True)
+TINY = dict(SMALL, window_sizes=[7, 7, 2, 2], hat=[False, False, True, True])
+
+
+def tiny(**kwargs):
+    kwargs.setdefault('any_res', True)
+    return FasterViT(TINY, **kwargs)
+
+
+def cfg_path(root, arch):
+    return osp.join(root, 'configs', 'fastervit', CONFIGS[arch])
+
+
+def build(root, arch, meta=False):
+    cfg = load_config(cfg_path(root, arch))
+    if meta:
+        with torch.device('meta'):
+            return build_classifier(cfg.model)
+    return build_classifier(cfg.model)
+
+
+def classifier(num_classes=10, **backbone):
+    backbone.setdefault('arch', '0')
+    model = FasterViT(**backbone)
+    return build_classifier(dict(
+        type='ImageClassifier',
+        backbone=dict(type='FasterViT', **backbone),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=num_classes,
+                  in_channels=model.embed_dims[-1])))
+
+
+def official_key(key):
+    """mogazoo key -> key of the official NVlabs/FasterViT model, written
+    here independently of the converter (which maps the other way)."""
+    if key.startswith('head.fc.'):
+        return 'head.' + key[len('head.fc.'):]
+    key = key[len('backbone.'):]
+    m = re.match(r'patch_embeds\.(\d+)\.(\d+)\.(.*)', key)
+    if m:
+        i, j, rest = int(m[1]), int(m[2]), m[3]
+        if i == 0:
+            return f'patch_embed.conv_down.{j}.{rest}'
+        part = 'norm' if j == 0 else 'reduction.0'
+        return f'levels.{i - 1}.downsample.{part}.{rest}'
+    m = re.match(r'stages\.(\d+)\.(.*)', key)
+    if m:
+        return f'levels.{m[1]}.{m[2]}'
+    m = re.match(r'norms\.(\d+)\.(.*)', key)
+    return f'norm.{m[2]}'
+
+
+# ---------------------------------------------------------------- sizes
+
+
+@pytest.mark.parametrize('arch', list(OFFICIAL))
+def test_params_match_official(arch, root):
+    model = build(root, arch, meta=True)
+    assert sum(p.numel() for p in model.parameters()) == OFFICIAL[arch][0]
+
+
+def test_arch_names():
+    for i in range(7):
+        assert FasterViT.arch_zoo[str(i)] == FasterViT.arch_zoo[
+            f'faster_vit_{i}_224']
+    with torch.device('meta'):
+        assert FasterViT(3).arch == FasterViT('fastervit-3').arch == \
+            FasterViT('3').arch
+        w = FasterViT('faster_vit_4_21k_768').arch['window_sizes']
+        assert w == [7, 7, 48, 24]
+        assert FasterViT('4-21k-384').resolution == (384, 384)
+
+
+@pytest.mark.parametrize('shape', [(64, 64), (96, 128), (65, 97),
+                                   (224, 160)])
+def test_stage_outputs_at_any_size(shape):
+    torch.manual_seed(0)
+    model = tiny(out_indices=(0, 1, 2, 3)).eval()
+    with torch.no_grad():
+        outs = model(torch.randn(2, 3, *shape))
+    h, w = shape
+    sizes = []
+    for i in range(4):  # stride-2 3x3 convs with padding 1 round up
+        h, w = (h + 1) // 2, (w + 1) // 2
+        if i == 0:
+            h, w = (h + 1) // 2, (w + 1) // 2
+        sizes.append((h, w))
+    assert [tuple(o.shape) for o in outs] == [
+        (2, 16 * 2**i, *sizes[i]) for i in range(4)]
+    assert all(torch.isfinite(o).all() for o in outs)
+
+
+def carrier_tokens(model, x):
+    """Shapes of the carrier tokens drawn by each stage."""
+    seen = {}
+
+    def hook(i):
+        def record(module, args, out):
+            seen[i] = tuple(out.shape)
+        return record
+
+    handles = [
+        stage.global_tokenizer.register_forward_hook(hook(i))
+        for i, stage in enumerate(model.stages)
+        if stage.global_tokenizer is not None
+    ]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    return seen
+
+
+def test_carrier_tokens_follow_the_input():
+    arch = dict(SMALL, window_sizes=[7, 7, 12, 6],
+                hat=[False, False, True, False])
+    model = FasterViT(arch, any_res=True).eval()
+    # 576x960 (the official example): stage 2 is 36x60, 3x5 windows of 12
+    assert carrier_tokens(model, torch.randn(1, 3, 576, 960)) == {
+        2: (1, 4 * 15, 64)}
+    # 224: 14x14 padded to 24x24, 2x2 windows
+    assert carrier_tokens(model, torch.randn(1, 3, 224, 224)) == {
+        2: (1, 16, 64)}
+    # 128: 8x8 fits one window: plain window attention
+    assert carrier_tokens(model, torch.randn(1, 3, 128, 128)) == {}
+    # a model built for 224 (windows of 7) at 448: 28x28, 4x4 windows
+    model = FasterViT(dict(arch, window_sizes=[7] * 4)).eval()
+    assert model.stages[2].global_tokenizer is not None
+    assert carrier_tokens(model, torch.randn(1, 3, 448, 448)) == {
+        2: (1, 64, 64)}
+
+
+def test_any_res_and_fixed_forms():
+    with torch.device('meta'):
+        for arch in OFFICIAL:  # official models: same layers in both forms
+            assert FasterViT(arch).state_dict().keys() == FasterViT(
+                arch, any_res=True).state_dict().keys()
+        # windows of 12 at 224: one window, so the official faster_vit.py
+        # has no carrier-token layers; the any-res form has them
+        assert FasterViT('0', window_sizes=[7, 7, 12, 6]).stages[
+            2].global_tokenizer is None
+        assert FasterViT('0', window_sizes=[7, 7, 12, 6], any_res=True
+                         ).stages[2].global_tokenizer is not None
+        assert FasterViT('0', window_sizes=[7, 7, 12, 6], resolution=(
+            576, 960)).stages[2].global_tokenizer is not None
+    arch = dict(SMALL, window_sizes=[7] * 4, hat=[False, False, True, False])
+    fixed, flexible = FasterViT(arch), FasterViT(arch, any_res=True)
+    flexible.load_state_dict(fixed.state_dict())
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.equal(fixed.eval()(x)[0], flexible.eval()(x)[0])
+    with pytest.raises(ValueError, match='any_res'):
+        FasterViT('0', any_res=True, resolution=576)
+
+
+def test_window_partition_round_trip():
+    x = torch.randn(2, 5, 14, 21)
+    windows = window_partition(x, 7)
+    assert windows.shape == (2 * 6, 49, 5)
+    assert torch.equal(windows[1].t().reshape(5, 7, 7), x[0, :, :7, 7:14])
+    assert torch.equal(window_reverse(windows, 7, 14, 21), x)
+
+
+# ------------------------------------------ equality with the official code
+
+
+def fill(key, shape):
+    """Deterministic values by official key (tests/test_fastervit.py and the
+    script that computed GOLDEN with fastervit==1.0.0 use this function)."""
+    n = math.prod(shape)
+    phase = (zlib.crc32(key.encode()) % 1000) / 100.
+    v = torch.sin(torch.arange(n, dtype=torch.float64) * 0.7 +
+                  phase).reshape(shape)
+    leaf = key.rsplit('.', 1)[-1]
+    if leaf == 'running_var':
+        v = 1.0 + 0.25 * (v + 1)
+    elif leaf == 'running_mean':
+        v = 0.1 * v
+    elif leaf.startswith('gamma'):
+        v = 0.5 + 0.3 * v
+    elif len(shape) == 1 and leaf == 'weight':
+        v = 1 + 0.2 * v
+    elif len(shape) == 1:
+        v = 0.1 * v
+    else:
+        v = v / math.sqrt(n / shape[0])
+    return v.float()
+
+
+def image(h, w):
+    n = 3 * h * w
+    return (1.5 * torch.sin(torch.arange(n, dtype=torch.float64) *
+                            0.123)).float().reshape(1, 3, h, w)
+
+
+# logits of the official FasterViT (fastervit==1.0.0) with SMALL's settings,
+# weights fill(official key) and input image(H, W): faster_vit.py at 224,
+# and faster_vit_any_res.py built for 192x320 with windows 7/7/6/5 and
+# hierarchical attention in stages 3 and 4 (a 2x4 window grid, then a padded
+# 2x2 one)
+GOLDEN = {
+    'fixed': [-0.5865812, 0.3911304, 0.6331018, -0.4853483, -0.6865255,
+              0.4088743, 0.4972361, -0.5167472, -0.3608113, 0.7136192],
+    'anyres': [-0.7819306, 0.8598672, 0.7679237, -0.9714944, -0.7585719,
+               0.9043238, 0.5053057, -1.013238, -0.3047694, 1.202874],
+}
+
+
+@pytest.mark.parametrize('form', ['fixed', 'anyres'])
+def test_logits_equal_official(form):
+    if form == 'fixed':
+        arch = dict(SMALL, window_sizes=[7, 7, 7, 7],
+                    hat=[False, False, True, False])
+        model, x = classifier(arch=arch), image(224, 224)
+    else:
+        arch = dict(SMALL, window_sizes=[7, 7, 6, 5],
+                    hat=[False, False, True, True])
+        model, x = classifier(arch=arch, any_res=True), image(192, 320)
+    model.load_state_dict({
+        k: fill(official_key(k), tuple(v.shape)) if v.is_floating_point()
+        else v for k, v in model.state_dict().items()})
+    with torch.no_grad():
+        logits = model.eval()(x)[0]
+    expect = torch.tensor(GOLDEN[form])
+    err = ((logits - expect).abs().max() / expect.abs().max()).item()
+    assert err <= 1e-4, (err, logits.tolist())
+    # the carrier tokens matter: without their attention the logits move
+    for blk in model.backbone.stages[2].blocks:
+        blk.gamma1.data.zero_()
+    with torch.no_grad():
+        assert not torch.allclose(model(x)[0], logits, atol=1e-3)
+
+
+# ------------------------------------------------------ training behaviour
+
+
+def test_out_indices_and_norms():
+    model = tiny(out_indices=(1, -1))
+    assert model.out_indices == (1, 3)
+    assert sorted(model.norms) == ['1', '3']
+    assert isinstance(model.norms['3'], torch.nn.BatchNorm2d)
+    with pytest.raises(ValueError, match='out_indices 4'):
+        tiny(out_indices=(4, ))
+
+
+def test_bad_archs_are_named():
+    with pytest.raises(KeyError, match='huge'):
+        FasterViT('huge')
+    with pytest.raises(KeyError, match='window_sizes'):
+        FasterViT(dict(embed_dims=[8], depths=[1], num_heads=[1], hat=[0]))
+    with pytest.raises(KeyError, match='colour'):
+        FasterViT(dict(SMALL, window_sizes=[7] * 4, hat=[0] * 4, colour=1))
+    with pytest.raises(ValueError, match='num_heads'):
+        FasterViT(dict(SMALL, window_sizes=[7] * 4, hat=[0] * 4,
+                       num_heads=[2, 2, 3, 4]))
+    with pytest.raises(TypeError):
+        FasterViT(1.5)
+
+
+def test_custom_arch():
+    arch = dict(embed_dims=[8, 16, 32], depths=[1, 1, 2],
+                num_heads=[1, 1, 2], window_sizes=[7, 7, 4],
+                hat=[False, False, True], conv_stages=2, ct_size=1)
+    model = FasterViT(arch, out_indices=(0, 1, 2), any_res=True).eval()
+    outs = model(torch.randn(1, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == [8, 16, 32]
+    assert model.stages[2].global_tokenizer is not None
+
+
+def test_frozen_stages():
+    model = tiny(frozen_stages=1, out_indices=(0, 1, 2, 3))
+    model.train()
+    for i in range(4):
+        frozen = i <= 1
+        for m in model._stage_modules(i):
+            assert all(p.requires_grad != frozen for p in m.parameters())
+            assert all(mod.training != frozen for mod in m.modules())
+    before = model.norms['0'].running_mean.clone()
+    model(torch.randn(2, 3, 64, 64))
+    assert torch.equal(before, model.norms['0'].running_mean)
+    with pytest.raises(ValueError, match='frozen_stages'):
+        tiny(frozen_stages=4)
+
+
+def test_norm_eval():
+    model = tiny(norm_eval=True)
+    model.train()
+    bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert bns and not any(m.training for m in bns)
+    assert model.stages[2].blocks[0].attn.training
+    stats = model.norms['3'].running_mean.clone()
+    model(torch.randn(2, 3, 64, 64))
+    assert torch.equal(stats, model.norms['3'].running_mean)
+
+
+def test_with_cp_same_values_and_grads():
+    torch.manual_seed(0)
+    a = tiny(out_indices=(1, 3))
+    b = tiny(out_indices=(1, 3), with_cp=True)
+    b.load_state_dict(a.state_dict())
+    for m in (a, b):  # BN statistics in eval, grads still flow
+        m.train()
+        for bn in m.modules():
+            if isinstance(bn, _BatchNorm):
+                bn.eval()
+    x = torch.randn(1, 3, 128, 128, requires_grad=True)
+    ya = sum(o.sum() for o in a(x))
+    yb = sum(o.sum() for o in b(x))
+    ga = torch.autograd.grad(ya, list(a.parameters()))
+    gb = torch.autograd.grad(yb, list(b.parameters()))
+    torch.testing.assert_close(ya, yb)
+    for u, v in zip(ga, gb):
+        torch.testing.assert_close(u, v)
+
+
+def test_drop_path_is_stochastic_in_training_only():
+    model = tiny(drop_path_rate=0.5)
+    dpr = [blk.drop_path.drop_prob for s in model.stages for blk in s.blocks
+           if hasattr(blk.drop_path, 'drop_prob')]
+    assert dpr[-1] == pytest.approx(0.5) and dpr == sorted(dpr)
+    x = torch.randn(2, 3, 64, 64)
+    model.eval()
+    torch.testing.assert_close(model(x)[0], model(x)[0])
+    model.train()
+    for m in model.modules():
+        if isinstance(m, _BatchNorm):
+            m.eval()
+    assert not torch.allclose(model(x)[0], model(x)[0])
+
+
+def test_official_init_and_gradients_flow():
+    torch.manual_seed(0)
+    model = tiny()
+    model.init_weights()
+    qkv = model.stages[2].blocks[0].attn.qkv
+    assert qkv.weight.std().item() == pytest.approx(0.02, rel=0.1)
+    assert not qkv.bias.any()
+    # 128x128: square window grids (4x4, 2x2), every layer takes part
+    model(torch.randn(2, 3, 128, 128))[0].mean().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    # 96x128: 3x4 windows in stage 3, whose carrier tokens then have no
+    # position embedding (as in the official code); stage 4 is padded to 2x2
+    model.zero_grad(set_to_none=True)
+    model(torch.randn(2, 3, 96, 128))[0].mean().backward()
+    unused = {n.split('.')[4] + '.' + n.split('.')[1]
+              for n, p in model.named_parameters() if p.grad is None}
+    assert unused == {'hat_pos_embed.2'}
+
+
+def test_pretrained_init_cfg(tmp_path):
+    src = tiny()
+    ckpt = tmp_path / 'ckpt.pth'
+    torch.save({'state_dict': {f'backbone.{k}': v
+                               for k, v in src.state_dict().items()}}, ckpt)
+    dst = tiny(init_cfg=dict(type='Pretrained', checkpoint=str(ckpt),
+                             prefix='backbone.'))
+    dst.init_weights()
+    for k, v in src.state_dict().items():
+        torch.testing.assert_close(dst.state_dict()[k], v)
+
+
+def test_layer_depth_for_layer_decay():
+    model = tiny()
+    n = sum(model.depths) + 2
+    assert model.get_layer_depth('backbone.patch_embeds.0.0.weight',
+                                 'backbone.') == (0, n)
+    assert model.get_layer_depth('backbone.stages.1.blocks.0.conv1.weight',
+                                 'backbone.') == (model.depths[0] + 1, n)
+    assert model.get_layer_depth('head.fc.weight', 'backbone.') == (n - 1, n)
+
+
+def test_flops_match_official(root):
+    from tools.analysis_tools.get_flops import count
+    _, flops = count(load_config(cfg_path(root, '0')), (224, 224))
+    # the same counter gives 3,503,730,176 on the official model; the
+    # README's 3.3 G is about the count with the position-bias MLPs folded
+    assert flops == 3503730176
+
+
+# ------------------------------------------------------------- converter
+
+
+def official_state_dict(model, seed=0):
+    """What the official model stores for ``model``'s weights: official
+    keys, plus the derived buffers and the tokenizer conv's second name."""
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for k, v in model.state_dict().items():
+        out[official_key(k)] = torch.randn(
+            v.shape, generator=g) if v.is_floating_point() else v.clone()
+    for k in list(out):
+        if k.endswith('attn.qkv.weight'):
+            base = k[:-len('qkv.weight')]
+            out[base + 'pos_emb_funct.relative_bias'] = torch.zeros(1, 2, 4, 4)
+            out[base + 'pos_emb_funct.relative_position_index'] = torch.zeros(
+                4, 4, dtype=torch.long)
+        m = re.match(r'(levels\.\d+\.global_tokenizer\.)pos_embed\.(\w+)', k)
+        if m:
+            out[f'{m[1]}to_global_feature.pos.{m[2]}'] = out[k]
+    return out
+
+
+def released_checkpoint(official, path):
+    """Save as timm's CheckpointSaver does: DataParallel prefixes, EMA."""
+    torch.save({'state_dict': {f'module.{k}': v for k, v in official.items()},
+                'state_dict_ema': {k: v + 1 if v.is_floating_point() else v
+                                   for k, v in official.items()},
+                'epoch': 310}, path)
+
+
+def assert_loaded(model, official, ema=False):
+    for key, value in model.state_dict().items():
+        expect = official[official_key(key)]
+        if ema and expect.is_floating_point():
+            expect = expect + 1
+        assert torch.equal(value, expect), key
+
+
+@pytest.mark.parametrize('arch', ['0', 'anyres'])
+def test_round_trip_strict(arch, root, tmp_path):
+    official = official_state_dict(build(root, arch))
+    src = tmp_path / 'fastervit.pth.tar'
+    released_checkpoint(official, src)
+    fresh = build(root, arch)
+    fresh.load_state_dict(
+        convert_fastervit(load_official_state_dict(str(src))), strict=True)
+    assert_loaded(fresh, official)
+
+
+@pytest.mark.parametrize('arch', [a for a in CONFIGS if a != '0'])
+def test_converted_keys_fit_every_config(arch, root):
+    model = build(root, arch, meta=True)
+    official = {official_key(k): torch.empty(v.shape, device='meta')
+                for k, v in model.state_dict().items()}
+    official['levels.2.blocks.0.attn.pos_emb_funct.relative_bias'] = \
+        torch.empty(1, device='meta')
+    converted = convert_fastervit(official)
+    assert {k: tuple(v.shape) for k, v in converted.items()} == {
+        k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize('ema', [False, True])
+def test_converter_tool(ema, root, tmp_path):
+    official = official_state_dict(build(root, '0'))
+    src = tmp_path / 'fastervit_0_224_1k.pth.tar'
+    released_checkpoint(official, src)
+    dst = tmp_path / 'converted.pth'
+    if ema:  # the command line
+        subprocess.run([sys.executable, CONVERTER, str(src), str(dst),
+                        '--ema'], cwd=root, check=True, capture_output=True)
+    else:
+        converter_main([str(src), str(dst)])
+    fresh = build(root, '0')
+    load_checkpoint(fresh, str(dst), strict=True)
+    assert_loaded(fresh, official, ema)
+
+
+def test_detection_backbone_layout():
+    # downstream/object_detection: norm0..norm3 per level, no head
+    model = tiny(out_indices=(0, 1, 2, 3))
+    official = {official_key('backbone.' + k): v
+                for k, v in model.state_dict().items()
+                if not k.startswith('norms.')}
+    official.update({f'norm{i}.{k.split(".", 2)[2]}': v
+                     for i in range(4)
+                     for k, v in model.state_dict().items()
+                     if k.startswith(f'norms.{i}.')})
+    converted = convert_fastervit(official)
+    model.load_state_dict({k[len('backbone.'):]: v
+                           for k, v in converted.items()}, strict=True)
+
+
+def test_converter_refuses_foreign_and_inconsistent_dicts():
+    with pytest.raises(ValueError, match='conv1.weight'):
+        convert_fastervit({'conv1.weight': torch.zeros(1)})
+    with pytest.raises(ValueError, match='blocks.weird'):
+        convert_fastervit({'levels.0.blocks.0.conv1.weight': torch.zeros(1),
+                           'blocks.weird': torch.zeros(1)})
+    with pytest.raises(ValueError, match='differs'):
+        convert_fastervit({
+            'levels.2.global_tokenizer.pos_embed.weight': torch.zeros(2),
+            'levels.2.global_tokenizer.to_global_feature.pos.weight':
+            torch.ones(2)})
+
+
+def converter_error(*args):
+    with pytest.raises(SystemExit) as exc:
+        converter_main([str(a) for a in args])
+    return str(exc.value.code)
+
+
+def test_converter_errors(tmp_path):
+    import argparse
+    out = tmp_path / 'out.pth'
+    assert 'nope.pth' in converter_error(tmp_path / 'nope.pth', out)
+    good = tmp_path / 'good.pth'
+    torch.save({'state_dict': {'head.weight': torch.zeros(3, 3)}}, good)
+    bad = tmp_path / 'truncated.pth'
+    bad.write_bytes(good.read_bytes()[:100])
+    assert 'truncated.pth' in converter_error(bad, out)
+    foreign = tmp_path / 'resnet.pth'
+    torch.save({'state_dict': {'conv1.weight': torch.zeros(1)}}, foreign)
+    assert 'conv1.weight' in converter_error(foreign, out)
+    assert 'state_dict_ema' in converter_error(good, out, '--ema')
+    # timm's CheckpointSaver also pickles the training arguments
+    with_args = tmp_path / 'with_args.pth'
+    torch.save({'state_dict': {'head.weight': torch.zeros(1)},
+                'args': argparse.Namespace(lr=1)}, with_args)
+    assert '--trust-file' in converter_error(with_args, out)
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- configs
+
+
+def test_configs_follow_official_recipe(root):
+    # arch: (optimizer, weight decay, drop path, MESA weight, warm-up epochs,
+    # test crop short edge) from TRAINING.md and configs/*.yaml
+    expect = {
+        '0': ('AdamW', 0.005, 0.2, 0.1, 20, 256),
+        '1': ('AdamW', 0.005, 0.2, 0.2, 20, 224),
+        '2': ('AdamW', 0.005, 0.2, 0.5, 20, 224),
+        '3': ('AdamW', 0.005, 0.3, 0.5, 35, 224),
+        '4': ('Lamb', 0.12, 0.3, 5.0, 20, 224),
+        '5': ('Lamb', 0.12, 0.3, 5.0, 20, 224),
+        '6': ('Lamb', 0.12, 0.5, 5.0, 20, 224),
+    }
+    for arch, (opt, wd, dp, mesa, warmup, edge) in expect.items():
+        cfg = load_config(cfg_path(root, arch))
+        assert cfg.model.backbone.arch == arch
+        optim = cfg.optim_wrapper
+        assert optim.type == 'AmpOptimWrapper'
+        assert (optim.optimizer.type, optim.optimizer.lr) == (opt, 5e-3)
+        assert optim.optimizer.weight_decay == wd
+        assert optim.paramwise_cfg.flat_decay_mult == 0.0
+        assert optim.clip_grad.max_norm == 5.0
+        assert cfg.auto_scale_lr.base_batch_size == 4096 == \
+            32 * cfg.train_dataloader.batch_size
+        assert cfg.model.backbone.drop_path_rate == dp
+        assert cfg.mesa.weight == mesa
+        assert cfg.param_scheduler[0].end == warmup
+        assert cfg.param_scheduler[1].end == 310
+        assert cfg.train_cfg.max_epochs == 320
+        ema = [h for h in cfg.custom_hooks if h.type == 'EMAHook']
+        assert ema and ema[0].momentum == pytest.approx(2e-4)
+        assert cfg.test_dataloader.dataset.pipeline[1].scale == edge
+        assert cfg.model.head.in_channels == \
+            FasterViT.arch_zoo[arch]['embed_dims'][-1]
+
+
+def test_metafile_lists_every_config(root):
+    from mmengine.fileio import load
+    meta = load(osp.join(root, 'configs', 'fastervit', 'metafile.yml'))
+    listed = {m['Config']: m for m in meta['Models']}
+    for arch, (params, flops) in OFFICIAL.items():
+        model = listed[f'configs/fastervit/{CONFIGS[arch]}']
+        assert model['Metadata']['Parameters'] == params
+        assert model['Metadata']['FLOPs'] == pytest.approx(flops * 1e9,
+                                                           rel=1e-3)
+    names = {osp.basename(p) for p in glob.glob(
+        osp.join(root, 'configs', 'fastervit', '*.py'))}
+    assert names == set(CONFIGS.values())
+    assert all(re.match(r'fastervit-\d[^_]*_.*in1k\.py$', n) for n in names)
