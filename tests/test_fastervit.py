@@ -374,6 +374,17 @@ def test_with_cp_same_values_and_grads():
         torch.testing.assert_close(u, v)
 
 
+def test_inference_mode_first_then_training():
+    # position tables cached under inference mode must serve autograd too
+    model = FasterViT(dict(TINY, window_sizes=[7, 7, 3, 3]), any_res=True)
+    x = torch.randn(1, 3, 96, 96)
+    with torch.inference_mode():
+        model.eval()(x)
+    model.train()(x)[0].sum().backward()
+    assert model.stages[3].blocks[0].attn.pos_emb_funct.cpb_mlp[0] \
+        .weight.grad is not None
+
+
 def test_drop_path_is_stochastic_in_training_only():
     model = tiny(drop_path_rate=0.5)
     dpr = [blk.drop_path.drop_prob for s in model.stages for blk in s.blocks

@@ -99,29 +99,35 @@ def _cpb_tables(window_size, device):
     """Log-spaced relative coordinates ``(1, 2w-1, 2w-1, 2)`` and relative
     position index ``(w*w, w*w)`` of a ``w x w`` window, computed in fp32 on
     the CPU exactly as the official ``PosEmbMLPSwinv2D`` does, then cached
-    per device."""
+    per device (as normal tensors even under inference mode, so that a
+    cache filled there serves training too)."""
     key = (window_size, str(device))
     if key not in _CPB_TABLES:
-        w = window_size
-        coords = torch.arange(-(w - 1), w, dtype=torch.float32, device='cpu')
-        table = torch.stack(torch.meshgrid([coords, coords], indexing='ij'))
-        table = table.permute(1, 2, 0).contiguous().unsqueeze(0)
-        table[:, :, :, 0] /= (w - 1)
-        table[:, :, :, 1] /= (w - 1)
-        table *= 8
-        table = torch.sign(table) * torch.log2(torch.abs(table) +
-                                               1.0) / math.log2(8)
-        pos = torch.arange(w, device='cpu')
-        grid = torch.flatten(
-            torch.stack(torch.meshgrid([pos, pos], indexing='ij')), 1)
-        rel = (grid[:, :, None] - grid[:, None, :]).permute(1, 2,
-                                                            0).contiguous()
-        rel[:, :, 0] += w - 1
-        rel[:, :, 1] += w - 1
-        rel[:, :, 0] *= 2 * w - 1
-        index = rel.sum(-1)
-        _CPB_TABLES[key] = (table.to(device), index.to(device))
+        with torch.inference_mode(False):
+            _CPB_TABLES[key] = _build_cpb_tables(window_size, device)
     return _CPB_TABLES[key]
+
+
+def _build_cpb_tables(window_size, device):
+    w = window_size
+    coords = torch.arange(-(w - 1), w, dtype=torch.float32, device='cpu')
+    table = torch.stack(torch.meshgrid([coords, coords], indexing='ij'))
+    table = table.permute(1, 2, 0).contiguous().unsqueeze(0)
+    table[:, :, :, 0] /= (w - 1)
+    table[:, :, :, 1] /= (w - 1)
+    table *= 8
+    table = torch.sign(table) * torch.log2(torch.abs(table) +
+                                           1.0) / math.log2(8)
+    pos = torch.arange(w, device='cpu')
+    grid = torch.flatten(
+        torch.stack(torch.meshgrid([pos, pos], indexing='ij')), 1)
+    rel = (grid[:, :, None] - grid[:, None, :]).permute(1, 2,
+                                                        0).contiguous()
+    rel[:, :, 0] += w - 1
+    rel[:, :, 1] += w - 1
+    rel[:, :, 0] *= 2 * w - 1
+    index = rel.sum(-1)
+    return table.to(device), index.to(device)
 
 
 class RelativePositionBias(nn.Module):
@@ -795,6 +801,7 @@ class FasterViT(BaseModule):
             window = arch['window_sizes'][i]
             carrier = not conv and arch['hat'][i] and (
                 any_res or self._windows_per_side(i, window) > 1)
+            first = sum(self.depths[:i])
             self.stages.append(
                 FasterViTStage(
                     self.embed_dims[i],
@@ -805,8 +812,7 @@ class FasterViT(BaseModule):
                     arch['ct_size'],
                     carrier_tokens=carrier,
                     ct_pos_embed=True,
-                    drop_paths=dpr[sum(self.depths[:i]):sum(self.depths[:i +
-                                                                         1])],
+                    drop_paths=dpr[first:first + depth],
                     block_cfg=block_cfg))
         self.norms = nn.ModuleDict({
             str(i): build_norm_layer(norm_cfg, self.embed_dims[i])[1]
