@@ -31,3 +31,13 @@ def digits_subset(tmp_path_factory):
                 img = np.round(digits.images[i] * (255 / 16)).astype(np.uint8)
                 Image.fromarray(img).save(out / split / str(c) / f'{i}.png')
     return str(out)
+
+
+@pytest.fixture(autouse=True)
+def mmpretrain_default_scope():
+    """Start every test in mmpretrain's scope: tests that build mmdet or
+    mmseg models switch mmengine's global default scope, which would
+    otherwise leak into the next test's ``build_classifier``."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpretrain')
+    yield
