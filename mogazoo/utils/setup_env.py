@@ -9,6 +9,7 @@ def register_all_modules(init_default_scope: bool = False) -> None:
     """Import every mogazoo module so that it lands in mmpretrain's and
     mmengine's registries, and allow-list mmengine checkpoints for
     ``torch.load`` (see :mod:`mogazoo.utils.compat`)."""
+    import mogazoo.datasets  # noqa: F401
     import mogazoo.engine  # noqa: F401
     import mogazoo.models  # noqa: F401
     from .compat import allow_mmengine_checkpoints

@@ -1,0 +1,1 @@
+"""High-level inference API: get_model and top-k prediction."""

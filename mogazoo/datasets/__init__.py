@@ -1,0 +1,1 @@
+"""Datasets and transforms for your own image folders."""

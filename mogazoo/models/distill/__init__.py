@@ -1,0 +1,1 @@
+"""Knowledge distillation (DeiT-style soft and hard)."""
