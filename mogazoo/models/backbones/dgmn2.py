@@ -289,7 +289,8 @@ class DGMN2(BaseModule):
     stride 2, 1, 2 in the first stage) followed by ``depths[i]``
     :class:`DGMN2Block`; the output of stage ``i`` is the ``(B, C, H, W)``
     map after its blocks (no extra norm, as in the official code), with
-    stride ``4 * 2**i``.
+    stride ``4 * 2**i`` by default; ``strides=(4, 2, 1, 1)`` keeps stages 3
+    and 4 at stride 8, the backbone of the official SETR heads.
 
     Any input size works: the relative position tables are made for
     ``img_size`` (224 in the official model) and resized to other feature
@@ -304,6 +305,11 @@ class DGMN2(BaseModule):
         in_channels (int): Input image channels. Defaults to 3.
         img_size (int | tuple[int, int]): Input size the relative position
             tables are made for. Defaults to 224.
+        strides (Sequence[int]): Down-sampling factor of each stage's patch
+            embedding: 4 for the first, 1 or 2 for the others. The official
+            segmentation code uses ``(4, 2, 1, 1)`` under its SETR heads
+            (``output='decode_head'``); the position tables keep their
+            classification sizes either way. Defaults to ``(4, 2, 2, 2)``.
         out_indices (int | Sequence[int]): Stages whose features are
             returned; negative values count from the end. Defaults to -1.
         frozen_stages (int): Stages ``0..frozen_stages`` (patch embedding and
@@ -366,6 +372,7 @@ class DGMN2(BaseModule):
                  arch='tiny',
                  in_channels=3,
                  img_size: Union[int, Sequence[int]] = 224,
+                 strides=(4, 2, 2, 2),
                  out_indices=-1,
                  frozen_stages=-1,
                  norm_eval=False,
@@ -409,6 +416,11 @@ class DGMN2(BaseModule):
         self.num_heads = arch['num_heads']
         self.mlp_ratios = arch['mlp_ratios']
         self.num_stages = len(self.depths)
+        self.strides = tuple(strides)
+        if (len(self.strides) != self.num_stages or self.strides[0] != 4
+                or any(st not in (1, 2) for st in self.strides[1:])):
+            raise ValueError(f'strides must be 4 then 1 or 2 for each of the '
+                             f'{self.num_stages} stages, got {strides}')
         self.out_indices = parse_out_indices(out_indices, self.num_stages)
         if not -1 <= frozen_stages < self.num_stages:
             raise ValueError(f'frozen_stages must be in -1..'
@@ -435,8 +447,8 @@ class DGMN2(BaseModule):
                     *_conv_bn_relu(mid, dims, 2, norm_cfg))
             else:
                 embed = nn.Sequential(*_conv_bn_relu(
-                    self.embed_dims[i - 1], dims, 2, norm_cfg))
-            stride = 4 * 2**i
+                    self.embed_dims[i - 1], dims, self.strides[i], norm_cfg))
+            stride = 4 * 2**i  # the classifier's: sizes the position tables
             feat_size = (self.img_size[0] // stride,
                          self.img_size[1] // stride)
             blocks = nn.ModuleList([

@@ -1,0 +1,6 @@
+# RetinaNet 1x on COCO, DGMN2-medium backbone (published box AP: 43.7).
+_base_ = ['./retinanet_dgmn2-tiny_fpn_1x_coco.py']
+model = dict(
+    backbone=dict(
+        arch='medium',
+        init_cfg=dict(checkpoint='work_dirs/pretrained/dgmn2-medium_in1k.pth')))

@@ -1,0 +1,7 @@
+# SETR-Naive, 40k iterations on Cityscapes 769x769, DGMN2-medium backbone
+# (published mIoU / ms+flip: 80.83 / 81.39).
+_base_ = ['./setr-naive_dgmn2-tiny_4xb2-40k_cityscapes-769x769.py']
+model = dict(
+    backbone=dict(
+        arch='medium',
+        init_cfg=dict(checkpoint='work_dirs/pretrained/dgmn2-medium_in1k.pth')))

@@ -1,0 +1,9 @@
+# Cascade Mask R-CNN 3x, GIoU 4conv1fc heads, multi-scale with crops, FasterViT-2 backbone.
+_base_ = ['./cascade-mask-rcnn_fastervit-0_fpn_4conv1fc-giou_ms-crop-3x_coco.py']
+model = dict(
+    backbone=dict(
+        arch='2',
+        drop_path_rate=0.2,
+        init_cfg=dict(checkpoint='work_dirs/pretrained/fastervit-2_in1k.pth')),
+    neck=dict(in_channels=[96, 192, 384, 768]),
+)
