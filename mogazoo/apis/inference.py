@@ -1,0 +1,226 @@
+"""Build a classifier from a config name or path and predict images.
+
+    >>> import mogazoo
+    >>> model = mogazoo.get_model('moganet-xtiny_1xb64_digits', 'epoch_12.pth')
+    >>> mogazoo.inference_model(model, 'data/digits/val/3/1234.png', topk=3)
+    [{'label': 3, 'score': 0.97, 'class_name': '3'}, ...]
+"""
+import difflib
+import glob
+import os.path as osp
+from typing import List, Optional, Union
+
+import numpy as np
+import torch
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import DefaultScope
+from mmengine.runner import load_checkpoint
+
+from mogazoo.utils import check_checkpoint, load_config
+
+#: The ``configs`` folder of the source tree that holds mogazoo's configs.
+CONFIG_DIR = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
+
+
+def list_models(pattern: Optional[str] = None) -> List[str]:
+    """Names that :func:`get_model` accepts: the stems of the classification
+    configs, ``configs/<family>/*.py`` (detection and segmentation configs
+    live one folder deeper), sorted.
+
+    Args:
+        pattern (str, optional): Keep the names that contain it
+            (case-insensitive). Defaults to None (all).
+
+    Returns:
+        list[str]: Config stems such as ``'moganet-xtiny_1xb64_digits'``.
+    """
+    names = sorted(_config_index())
+    if pattern:
+        names = [n for n in names if pattern.lower() in n.lower()]
+    return names
+
+
+def _config_index():
+    paths = sorted(glob.glob(osp.join(CONFIG_DIR, '*', '*.py')))
+    return {
+        osp.splitext(osp.basename(p))[0]: p
+        for p in paths if osp.basename(osp.dirname(p)) != '_base_'
+    }
+
+
+def find_config(name_or_path: str) -> str:
+    """Path of a config given as a path or as a config stem.
+
+    Args:
+        name_or_path (str): A config file (``.py``) or the stem of one under
+            ``configs/`` (see :func:`list_models`).
+
+    Returns:
+        str: The config file path.
+
+    Raises:
+        FileNotFoundError: A ``.py`` path that does not exist.
+        ValueError: An unknown name; the message lists close matches.
+    """
+    if name_or_path.endswith('.py') or osp.isfile(name_or_path):
+        if not osp.isfile(name_or_path):
+            raise FileNotFoundError(f'Config file not found: {name_or_path}')
+        return name_or_path
+    index = _config_index()
+    if name_or_path in index:
+        return index[name_or_path]
+    close = difflib.get_close_matches(name_or_path, index, n=5, cutoff=0.5)
+    hint = f'; close matches: {", ".join(close)}' if close else ''
+    raise ValueError(f'Unknown model name {name_or_path!r} (neither a '
+                     f'classification config stem under {CONFIG_DIR} nor '
+                     f'a file){hint}')
+
+
+def dataset_classes(cfg, split: str = 'test') -> Optional[tuple]:
+    """Class names of a config's ``{split}_dataloader`` dataset: its config's
+    ``classes`` or ``metainfo``, the dataset class's ``METAINFO`` (e.g.
+    ImageNet), or else, when its ``data_root`` folder exists, those of the
+    dataset built there (e.g. the class folders of an image folder).
+
+    Args:
+        cfg (Config): The config.
+        split (str): ``'train'``, ``'val'`` or ``'test'``.
+            Defaults to ``'test'``.
+
+    Returns:
+        tuple[str] | None: The names, or None when none can be found.
+    """
+    from mmpretrain.registry import DATASETS
+    ds = (cfg.get(f'{split}_dataloader') or {}).get('dataset') or {}
+    while 'dataset' in ds:  # wrappers (RepeatDataset, ClassBalanced...)
+        ds = ds['dataset']
+    classes = ds.get('classes') or (ds.get('metainfo') or {}).get('classes')
+    if not classes and ds.get('type') is not None:
+        ds_cls = ds['type'] if isinstance(ds['type'], type) else \
+            DATASETS.get(ds['type'])
+        classes = getattr(ds_cls, 'METAINFO', {}).get('classes')
+    root = ds.get('data_root')
+    if not classes and isinstance(root, str) and osp.isdir(root):
+        try:
+            with DefaultScope.overwrite_default_scope('mmpretrain'):
+                classes = DATASETS.build(dict(ds, pipeline=[])).metainfo.get(
+                    'classes')
+        except Exception:  # noqa: BLE001 - names are optional: a folder
+            classes = None  # the dataset cannot read gives none
+    return tuple(classes) if classes else None
+
+
+def get_model(name_or_config: str,
+              checkpoint: Optional[str] = None,
+              device: Union[str, torch.device] = 'cpu',
+              **cfg_options) -> torch.nn.Module:
+    """Build a mogazoo classifier in eval mode.
+
+    Args:
+        name_or_config (str): A config stem under ``configs/`` (e.g.
+            ``'moganet-xtiny_1xb64_digits'``, see :func:`list_models`) or a
+            config file path.
+        checkpoint (str, optional): Checkpoint to load (strictly: keys and
+            shapes must match). None keeps the weights the model is built
+            with. Defaults to None.
+        device (str | torch.device): Device of the model. Defaults to 'cpu'.
+        **cfg_options: Merged into the config first, as ``--cfg-options``:
+            nested dicts (``model=dict(head=dict(num_classes=5))``) or dotted
+            keys (``**{'model.head.num_classes': 5}``).
+
+    Returns:
+        nn.Module: The classifier, with ``model.cfg`` (the config) and
+        ``model.dataset_meta`` (``{'classes': (...)}`` from the checkpoint's
+        meta, else from the config's dataset, see :func:`dataset_classes`;
+        ``{}`` when neither has them).
+    """
+    from mmpretrain.registry import MODELS
+    cfg = load_config(find_config(name_or_config), cfg_options)
+    if checkpoint is not None:
+        check_checkpoint(checkpoint)
+    cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cfg.model)
+    if torch.device(device).type == 'cpu':
+        model = revert_sync_batchnorm(model)
+    meta = {}
+    if checkpoint is not None:
+        try:
+            ckpt = load_checkpoint(model, checkpoint, map_location='cpu',
+                                   strict=True, logger='silent')
+        except RuntimeError as exc:
+            raise RuntimeError(f'Checkpoint {checkpoint} does not fit the '
+                               f'model of {name_or_config}: {exc}') from exc
+        meta = ckpt.get('meta') or {}
+    classes = (meta.get('dataset_meta') or {}).get('classes') or meta.get(
+        'CLASSES') or dataset_classes(cfg)
+    model.dataset_meta = {'classes': tuple(classes)} if classes else {}
+    model.cfg = cfg
+    return model.to(device).eval()
+
+
+def _test_pipeline(cfg, from_array: bool):
+    ds = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    pipeline = ds.get('pipeline') or cfg.get('test_pipeline')
+    if not pipeline:
+        raise ValueError('The config has no test pipeline '
+                         '(test_dataloader.dataset.pipeline or test_pipeline)')
+    pipeline = [dict(t) for t in pipeline]
+    if from_array:  # drop LoadImageFromFile (and variants of it)
+        pipeline = [
+            t for t in pipeline if not str(t['type']).split('.')[-1]
+            .startswith('LoadImageFromFile')
+        ]
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return Compose(pipeline)
+
+
+def inference_model(model: torch.nn.Module,
+                    image: Union[str, np.ndarray],
+                    topk: int = 5) -> List[dict]:
+    """Top-k predictions of a classifier from :func:`get_model` for one
+    image, through the config's test pipeline and data preprocessor.
+
+    Args:
+        model (nn.Module): A classifier built by :func:`get_model` (it needs
+            ``model.cfg``).
+        image (str | np.ndarray): An image file, or an ``H x W x 3`` array
+            in **BGR** channel order (as ``cv2.imread`` / ``mmcv.imread``
+            return it and as the pipeline loads files), ``uint8`` 0-255.
+        topk (int): How many predictions; at most the number of classes.
+            Defaults to 5.
+
+    Returns:
+        list[dict]: Best first, each ``{'label': int, 'score': float,
+        'class_name': str | None}`` (softmax scores).
+    """
+    if not hasattr(model, 'cfg'):
+        raise ValueError('model has no .cfg: build it with mogazoo.get_model')
+    if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
+        raise ValueError(f'topk must be a positive int, got {topk!r}')
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError('image array must be H x W x 3 (BGR), got shape '
+                             f'{image.shape}')
+        data = dict(img=image, img_shape=image.shape[:2],
+                    ori_shape=image.shape[:2])
+    elif isinstance(image, str):
+        if not osp.isfile(image):
+            raise FileNotFoundError(f'Image not found: {image}')
+        data = dict(img_path=image)
+    else:
+        raise TypeError('image must be a file path or an H x W x 3 array, '
+                        f'got {type(image).__name__}')
+    data = _test_pipeline(model.cfg, isinstance(image, np.ndarray))(data)
+    with torch.no_grad():
+        [sample] = model.test_step(pseudo_collate([data]))
+    scores = sample.pred_score.float().cpu()
+    values, labels = scores.topk(min(topk, scores.numel()))
+    classes = model.dataset_meta.get('classes')
+    return [
+        dict(label=int(i), score=float(v),
+             class_name=str(classes[i]) if classes else None)
+        for v, i in zip(values, labels)
+    ]
