@@ -17,7 +17,8 @@ import mogazoo  # noqa: F401
 import mogazoo.models.backbones.dgmn2  # noqa: F401  (registers DGMN2)
 from mogazoo.converters.common import load_official_state_dict
 from mogazoo.converters.dgmn2 import convert_dgmn2
-from mogazoo.models.backbones.dgmn2 import DGMN2, DropPathWarmupHook
+from mogazoo.engine.hooks import DropPathWarmupHook
+from mogazoo.models.backbones.dgmn2 import DGMN2
 from mogazoo.models.utils import deform_unfold as du
 from mogazoo.utils import load_config
 
@@ -81,6 +82,57 @@ def test_odd_and_tiny_input_sizes():
         assert outs[0].shape[-2:] == (17, 9) and outs[1].shape[-2:] == (3, 2)
         # a 1x1 last stage still samples (zeros around it)
         assert model(torch.randn(1, 3, 32, 32))[1].shape[-2:] == (1, 1)
+
+
+def test_stride_8_stages_for_setr_heads():
+    """strides=(4, 2, 1, 1), the official SETR backbone: stages 3 and 4
+    stay at stride 8, the weights are those of the classifier (same keys and
+    shapes), and the stride-1 stages equal running their blocks by hand on
+    the stride-1 embedding."""
+    torch.manual_seed(0)
+    ref = DGMN2('tiny', out_indices=(0, 1, 2, 3), sampler=FAST).eval()
+    model = DGMN2('tiny', strides=(4, 2, 1, 1), out_indices=(0, 1, 2, 3),
+                  sampler=FAST).eval()
+    model.load_state_dict(ref.state_dict())  # strict: same keys and shapes
+    x = torch.randn(1, 3, 72, 96)
+    with torch.no_grad():
+        outs = model(x)
+        assert [tuple(o.shape[-2:]) for o in outs] == [(18, 24)] + [(9, 12)] * 3
+        ref_outs = ref(x)
+        for a, b in zip(outs[:2], ref_outs[:2]):  # stride-2 stages unchanged
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+        y = model.patch_embeds[2](outs[1])
+        assert y.shape[-2:] == (9, 12)
+        b, c, h, w = y.shape
+        y = y.flatten(2).transpose(1, 2)
+        for blk in model.stages[2]:
+            y = blk(y, (h, w))
+        torch.testing.assert_close(y.transpose(1, 2).reshape(b, c, h, w),
+                                   outs[2], rtol=0, atol=0)
+    for bad in [(2, 2, 2, 2), (4, 2, 3, 2), (4, 2, 2)]:
+        with pytest.raises(ValueError, match='strides'):
+            DGMN2('tiny', strides=bad)
+
+
+def test_pyramid_setr_mla_head():
+    from mmseg.registry import MODELS as SEG_MODELS
+    from mogazoo.models.heads import PyramidSETRMLAHead
+    assert SEG_MODELS.module_dict['PyramidSETRMLAHead'] is PyramidSETRMLAHead
+    head = PyramidSETRMLAHead(
+        in_channels=[8, 16, 24, 32],
+        in_index=(0, 1, 2, 3), channels=4 * 6, mla_channels=6, up_scale=4,
+        ref_index=1, num_classes=5, norm_cfg=dict(type='BN')).eval()
+    feats = [torch.randn(2, c, *hw) for c, hw in
+             zip([8, 16, 24, 32], [(20, 24), (10, 12), (10, 12), (10, 12)])]
+    out = head(feats)
+    assert out.shape == (2, 5, 40, 48)  # 4x the stride-8 input
+    # every input reaches the logits
+    feats[0].requires_grad_(True)
+    head(feats).sum().backward()
+    assert feats[0].grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='channels'):
+        PyramidSETRMLAHead(in_channels=[8, 16], in_index=(0, 1),
+                           channels=10, mla_channels=6, num_classes=5)
 
 
 def test_out_indices_negative_and_errors():

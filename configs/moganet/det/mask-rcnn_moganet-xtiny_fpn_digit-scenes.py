@@ -10,11 +10,18 @@ model = dict(
     data_preprocessor=dict(mean=[0, 0, 0], std=[255, 255, 255]),
     backbone=dict(_delete_=True, type='mmpretrain.MogaNet', arch='xtiny',
                   out_indices=(0, 1, 2, 3)),
-    neck=dict(in_channels=[32, 64, 96, 192]),
+    # 64-wide neck and heads (256 on COCO), which would otherwise dominate
+    # on a CPU
+    neck=dict(in_channels=[32, 64, 96, 192], out_channels=64),
     # 16-pixel anchors at stride 4 for 16-28 pixel digits
-    rpn_head=dict(anchor_generator=dict(scales=[4])),
-    roi_head=dict(bbox_head=dict(num_classes=10),
-                  mask_head=dict(num_classes=10)),
+    rpn_head=dict(in_channels=64, feat_channels=64,
+                  anchor_generator=dict(scales=[4])),
+    roi_head=dict(
+        bbox_roi_extractor=dict(out_channels=64),
+        bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=10),
+        mask_roi_extractor=dict(out_channels=64),
+        mask_head=dict(in_channels=64, conv_out_channels=64,
+                       num_classes=10)),
     train_cfg=dict(rpn=dict(sampler=dict(num=64)),
                    rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(rpn=dict(nms_pre=200, max_per_img=50),

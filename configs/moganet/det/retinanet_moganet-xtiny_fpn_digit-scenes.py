@@ -10,11 +10,15 @@ model = dict(
     data_preprocessor=dict(mean=[0, 0, 0], std=[255, 255, 255]),
     backbone=dict(_delete_=True, type='mmpretrain.MogaNet', arch='xtiny',
                   out_indices=(0, 1, 2, 3)),
-    # stride-4 features and 16-pixel anchors for 16-28 pixel digits
-    neck=dict(in_channels=[32, 64, 96, 192], start_level=0,
+    # stride-4 features and 16-pixel anchors for 16-28 pixel digits; 64-wide
+    # neck and head (256 on COCO), which would otherwise dominate on a CPU
+    neck=dict(in_channels=[32, 64, 96, 192], out_channels=64, start_level=0,
               add_extra_convs='on_input', num_outs=5),
     bbox_head=dict(
         num_classes=10,
+        in_channels=64,
+        feat_channels=64,
+        stacked_convs=2,
         anchor_generator=dict(strides=[4, 8, 16, 32, 64])),
     test_cfg=dict(max_per_img=20),
 )

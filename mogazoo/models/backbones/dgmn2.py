@@ -20,13 +20,11 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
-from mmengine.hooks import Hook
-from mmengine.model import BaseModule, is_model_wrapper
+from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
-from mmpretrain.registry import HOOKS, MODELS
-from torch.nn.modules.batchnorm import _BatchNorm
+from mmpretrain.registry import MODELS
 
-from ..utils import parse_out_indices
+from ..utils import FreezeStagesMixin, parse_out_indices
 from ..utils.deform_unfold import BACKENDS, DeformUnfold
 
 NUM_SAMPLES = 9  # a 3x3 neighbourhood per token
@@ -279,7 +277,7 @@ def _conv_bn_relu(in_channels, out_channels, stride, norm_cfg):
 
 
 @MODELS.register_module()
-class DGMN2(BaseModule):
+class DGMN2(FreezeStagesMixin, BaseModule):
     """DGMN2 backbone.
 
     A PyTorch implementation of `Dynamic Graph Message Passing Networks for
@@ -512,21 +510,8 @@ class DGMN2(BaseModule):
                 outs.append(x)
         return tuple(outs)
 
-    def _freeze_stages(self):
-        for i in range(self.frozen_stages + 1):
-            for m in (self.patch_embeds[i], self.stages[i]):
-                m.eval()
-                for param in m.parameters():
-                    param.requires_grad = False
-
-    def train(self, mode=True):
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+    def _stage_modules(self, i):
+        return [self.patch_embeds[i], self.stages[i]]
 
     def get_layer_depth(self, param_name: str, prefix: str = ''):
         """Layer depth of a parameter for layer-wise lr decay
@@ -550,33 +535,3 @@ class DGMN2(BaseModule):
         if name[0] == 'patch_embeds':
             return sum(self.depths[:int(name[1])]), num_layers
         return num_layers - 1, num_layers
-
-
-@HOOKS.register_module()
-class DropPathWarmupHook(Hook):
-    """Train without stochastic depth for the first ``warmup_epochs`` epochs,
-    then with the backbone's configured rate, as the official DGMN2
-    ``main.py`` does (``reset_drop_path(0.0)`` until epoch 100).
-
-    Works with any backbone that has ``drop_path_rate`` and
-    ``set_drop_path_rate(rate)``.
-
-    Args:
-        warmup_epochs (int): Epochs without drop path. Defaults to 100.
-    """
-
-    priority = 'NORMAL'
-
-    def __init__(self, warmup_epochs=100):
-        self.warmup_epochs = warmup_epochs
-        self._rate = None
-
-    def before_train_epoch(self, runner):
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        backbone = model.backbone
-        if self._rate is None:
-            self._rate = backbone.drop_path_rate
-        rate = 0. if runner.epoch < self.warmup_epochs else self._rate
-        if rate != backbone.drop_path_rate:
-            backbone.set_drop_path_rate(rate)

@@ -28,7 +28,7 @@ from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils import parse_out_indices
+from ..utils import FreezeStagesMixin, parse_out_indices
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -588,7 +588,7 @@ def _in21k(resolution, windows):
 
 
 @MODELS.register_module()
-class FasterViT(BaseModule):
+class FasterViT(FreezeStagesMixin, BaseModule):
     """FasterViT backbone.
 
     A PyTorch implementation of `FasterViT: Fast Vision Transformers with
@@ -905,22 +905,6 @@ class FasterViT(BaseModule):
         if str(i) in self.norms:
             mods.append(self.norms[str(i)])
         return mods
-
-    def _freeze_stages(self):
-        for i in range(self.frozen_stages + 1):
-            for m in self._stage_modules(i):
-                m.eval()
-                for param in m.parameters():
-                    param.requires_grad = False
-
-    def train(self, mode=True):
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
 
     def get_layer_depth(self, param_name: str, prefix: str = ''):
         """Layer depth of a parameter for layer-wise lr decay

@@ -18,7 +18,7 @@ from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils import ElementScale, parse_out_indices
+from ..utils import ElementScale, FreezeStagesMixin, parse_out_indices
 
 
 class ChannelAggregationFFN(BaseModule):
@@ -265,7 +265,7 @@ def _stem(in_channels, out_channels, norm_cfg, act_cfg):
 
 
 @MODELS.register_module()
-class MogaNet(BaseModule):
+class MogaNet(FreezeStagesMixin, BaseModule):
     """MogaNet backbone.
 
     A PyTorch implementation of `MogaNet: Multi-order Gated Aggregation
@@ -453,21 +453,8 @@ class MogaNet(BaseModule):
                 outs.append(x)
         return tuple(outs)
 
-    def _freeze_stages(self):
-        for i in range(self.frozen_stages + 1):
-            for m in (self.patch_embeds[i], self.stages[i], self.norms[i]):
-                m.eval()
-                for param in m.parameters():
-                    param.requires_grad = False
-
-    def train(self, mode=True):
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+    def _stage_modules(self, i):
+        return [self.patch_embeds[i], self.stages[i], self.norms[i]]
 
     def get_layer_depth(self, param_name: str, prefix: str = ''):
         """Layer depth of a parameter for layer-wise lr decay

@@ -1,4 +1,5 @@
+from .freeze import FreezeStagesMixin
 from .layers import ElementScale
 from .misc import parse_out_indices
 
-__all__ = ['ElementScale', 'parse_out_indices']
+__all__ = ['ElementScale', 'FreezeStagesMixin', 'parse_out_indices']
