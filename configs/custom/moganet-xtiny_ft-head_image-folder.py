@@ -1,0 +1,58 @@
+# Fine-tune MogaNet-XT on your own folder of images (see
+# configs/_base_/datasets/image_folder.py for the two layouts), starting from
+# a converted official checkpoint and training only the head: the backbone
+# (stem, all 4 stages and their norms) is frozen, its BatchNorms in eval mode.
+# Set the data, the number of classes and the checkpoint here, or with
+#   --cfg-options train_dataloader.dataset.data_root=ROOT \
+#     val_dataloader.dataset.data_root=ROOT \
+#     test_dataloader.dataset.data_root=ROOT model.head.num_classes=N \
+#     model.backbone.init_cfg.checkpoint=CKPT
+_base_ = [
+    '../_base_/models/moganet/moganet-xtiny.py',
+    '../_base_/datasets/image_folder.py',
+    '../_base_/default_runtime.py',
+]
+data_root = 'data/digits'
+num_classes = 10
+# an official checkpoint converted with
+# python tools/model_converters/moganet_to_mogazoo.py \
+#     moganet_xtiny_sz224_8xbs128_ep300.pth.tar \
+#     checkpoints/moganet-xtiny_in1k.pth
+checkpoint = 'checkpoints/moganet-xtiny_in1k.pth'
+
+model = dict(
+    backbone=dict(
+        frozen_stages=3,  # the last stage: the whole backbone
+        drop_path_rate=0.0,
+        # backbone.* weights only: the head (1000 ImageNet classes in the
+        # checkpoint) keeps its fresh initialisation for num_classes
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint,
+                      prefix='backbone')),
+    head=dict(num_classes=num_classes),
+    train_cfg=dict(_delete_=True),  # no Mixup/CutMix
+)
+data_preprocessor = dict(num_classes=num_classes)
+train_dataloader = dict(dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=1e-2, weight_decay=0.05),
+    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
+)
+max_epochs = 20
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=1,
+         end=max_epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+auto_scale_lr = dict(base_batch_size=64)
+default_hooks = dict(logger=dict(interval=10))
+# stops at once, saying what to set, when num_classes is not the number of
+# class folders
+custom_hooks = [dict(type='ThroughputHook'), dict(type='NumClassCheckHook')]
+randomness = dict(seed=0)

@@ -1,0 +1,130 @@
+"""Data transforms: image loading that survives bad files, and DeiT III's
+3-Augment."""
+import logging
+from typing import Optional, Sequence
+
+import cv2
+import mmcv
+import numpy as np
+from mmcv.transforms import BaseTransform, LoadImageFromFile
+from mmcv.transforms.utils import cache_randomness
+from mmengine.logging import print_log
+from mmpretrain.registry import TRANSFORMS
+
+
+class CorruptImageError(OSError):
+    """An image file that is missing, unreadable or does not decode."""
+
+
+@TRANSFORMS.register_module()
+class LoadImageFromFileSafe(LoadImageFromFile):
+    """:class:`mmcv.transforms.LoadImageFromFile` that names the file when it
+    cannot be read, and can skip it.
+
+    A file that is missing, unreadable or does not decode raises
+    :class:`CorruptImageError` with its path, or, with ``skip_corrupt=True``,
+    logs a warning with its path and returns ``None``: a training dataset
+    (mmengine ``BaseDataset`` with ``test_mode=False``) then draws another
+    sample at random (up to its ``max_refetch`` times) and the run goes on.
+
+    Skipping is meant for training pipelines. In an evaluation pipeline a
+    skipped image would be replaced by another one (or, with
+    ``test_mode=True``, stop the run with mmengine's "Test time pipeline
+    should not get None"), so keep ``skip_corrupt=False`` there and find bad
+    files beforehand with ``split_dataset.py --check``.
+
+    Args:
+        skip_corrupt (bool): Return ``None`` with a warning instead of
+            raising. Defaults to False.
+        **kwargs: Arguments of :class:`mmcv.transforms.LoadImageFromFile`
+            (``to_float32``, ``color_type``, ``imdecode_backend``,
+            ``backend_args``, ...).
+    """
+
+    def __init__(self, skip_corrupt: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.skip_corrupt = skip_corrupt
+
+    def transform(self, results: dict) -> Optional[dict]:
+        path = results['img_path']
+        try:
+            out = super().transform(results)
+            if out is not None and out.get('img') is not None:
+                return out
+            error = 'no image decoded'
+        except Exception as exc:  # noqa: BLE001 - reported with the path
+            error = f'{type(exc).__name__}: {exc}'
+        message = f'Cannot read image {path} ({error})'
+        if not self.skip_corrupt:
+            raise CorruptImageError(message)
+        print_log(f'{message}; skipped, another sample is drawn',
+                  logger='current', level=logging.WARNING)
+        return None
+
+    def __repr__(self):
+        return super().__repr__()[:-1] + f', skip_corrupt={self.skip_corrupt})'
+
+
+@TRANSFORMS.register_module()
+class ThreeAugment(BaseTransform):
+    """3-Augment of `DeiT III <https://arxiv.org/abs/2204.07118>`_.
+
+    Each image gets exactly one of three distortions, picked with equal
+    chance: grayscale (the luma, ITU-R 601, in all channels), solarization
+    (pixels at or above ``solarize_thr`` inverted) or Gaussian blur with a
+    sigma drawn uniformly from ``blur_sigma``. The DeiT III recipe follows it
+    with ``ColorJitter`` 0.3 and has a horizontal flip before it.
+
+    Required keys: ``img`` (HxWxC uint8, BGR as mmcv loads it, or HxW).
+    Modified keys: ``img``.
+
+    Args:
+        prob (float): Chance that an image gets one of the three at all
+            (DeiT III: 1). Defaults to 1.0.
+        solarize_thr (int): Solarization threshold. Defaults to 128.
+        blur_sigma (Sequence[float]): Range of the blur's sigma in pixels,
+            as DeiT III's radius. Defaults to ``(0.1, 2.0)``.
+    """
+    OPS = ('grayscale', 'solarize', 'blur')
+
+    def __init__(self,
+                 prob: float = 1.0,
+                 solarize_thr: int = 128,
+                 blur_sigma: Sequence[float] = (0.1, 2.0)):
+        if not 0 <= prob <= 1:
+            raise ValueError(f'prob must be in [0, 1], got {prob}')
+        if not 0 < blur_sigma[0] <= blur_sigma[1]:
+            raise ValueError(f'blur_sigma must be (min, max) with '
+                             f'0 < min <= max, got {blur_sigma}')
+        self.prob = prob
+        self.solarize_thr = solarize_thr
+        self.blur_sigma = tuple(blur_sigma)
+
+    @cache_randomness
+    def choose(self):
+        """Draw the distortion: ``(op, sigma)``, ``op`` one of :attr:`OPS`
+        or None (no distortion, with chance ``1 - prob``)."""
+        if np.random.rand() >= self.prob:
+            return None, None
+        op = self.OPS[np.random.randint(len(self.OPS))]
+        return op, np.random.uniform(*self.blur_sigma)
+
+    def apply(self, img: np.ndarray, op: Optional[str],
+              sigma: Optional[float]) -> np.ndarray:
+        """Apply distortion ``op`` (blurring with ``sigma``) to ``img``."""
+        if op == 'grayscale':
+            if img.ndim == 3 and img.shape[2] == 3:
+                img = mmcv.gray2bgr(mmcv.bgr2gray(img))
+        elif op == 'solarize':
+            img = mmcv.solarize(img, self.solarize_thr).astype(img.dtype)
+        elif op == 'blur':
+            img = cv2.GaussianBlur(img, (0, 0), sigmaX=sigma)
+        return img
+
+    def transform(self, results: dict) -> dict:
+        results['img'] = self.apply(results['img'], *self.choose())
+        return results
+
+    def __repr__(self):
+        return (f'{self.__class__.__name__}(prob={self.prob}, solarize_thr='
+                f'{self.solarize_thr}, blur_sigma={self.blur_sigma})')

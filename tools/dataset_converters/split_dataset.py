@@ -1,0 +1,136 @@
+"""Split a folder of class folders into train and val annotation files.
+
+    python tools/dataset_converters/split_dataset.py ROOT [--val-ratio 0.2]
+        [--seed 0] [--out-dir DIR] [--check] [--jobs 4]
+
+ROOT holds one folder of images per class (``ROOT/<class>/**/*.jpg``). Writes,
+to ``--out-dir`` (default ROOT), without copying any image:
+
+- ``train.txt`` and ``val.txt``: lines ``<class>/<file> <class index>``, paths
+  relative to ROOT (mmpretrain ``CustomDataset`` annotation files);
+- ``classes.txt``: the class names, one a line, in index order;
+- ``split.json``: the settings and counts.
+
+The split is stratified (per class ``round(n * val_ratio)`` images go to val,
+at least one of every class with two or more images) and depends only on the
+file names, ``--val-ratio`` and ``--seed``. Class folders without images,
+files that are not images and files outside class folders are named and left
+out. ``--check`` decodes every image as training will and names (and leaves
+out) those that do not decode. ``configs/_base_/datasets/image_folder.py``
+reads the result with ``data_root=ROOT``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+from multiprocessing.pool import ThreadPool
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))
+
+from mogazoo.datasets import (CorruptImageError,  # noqa: E402
+                              LoadImageFromFileSafe, scan_image_folder,
+                              stratified_split)
+
+
+def find_corrupt(root, paths, jobs=4):
+    """The paths (relative to ``root``) whose images do not load with
+    :class:`LoadImageFromFileSafe`, each with the reason."""
+    load = LoadImageFromFileSafe()
+
+    def check(path):
+        try:
+            load(dict(img_path=osp.join(root, path)))
+        except CorruptImageError as exc:
+            return path, str(exc)
+        return None
+
+    with ThreadPool(max(jobs, 1)) as pool:
+        return [r for r in pool.map(check, paths, chunksize=64) if r]
+
+
+def split_folder(root, val_ratio=0.2, seed=0, out_dir=None, check=False,
+                 jobs=4, log=print):
+    """Write the split of ``root`` (see the module doc) and return its
+    summary (what ``split.json`` holds)."""
+    scan = scan_image_folder(root)
+    if {'train', 'val'} <= set(scan.classes):
+        raise ValueError(
+            f'{root} already has train/ and val/ folders: the image-folder '
+            'config reads them as they are (data_root=ROOT); split_dataset.py'
+            ' is for a folder of class folders')
+    for line in scan.problems(root):
+        log(f'warning: {line}')
+    samples = scan.samples
+    corrupt = []
+    if check:
+        corrupt = find_corrupt(root, [p for p, _ in samples], jobs)
+        bad = {p for p, _ in corrupt}
+        samples = [s for s in samples if s[0] not in bad]
+        log(f'checked {len(scan.samples)} images: {len(corrupt)} do not '
+            'load' + (' and are left out:' if corrupt else ''))
+        for _, reason in corrupt:
+            log(f'  {reason}')
+    if not samples:
+        raise ValueError(f'No readable images in the class folders of {root}')
+    counts = {c: 0 for c in scan.classes}
+    for _, label in samples:
+        counts[scan.classes[label]] += 1
+    classes = [c for c in scan.classes if counts[c]]
+    if len(classes) < len(scan.classes):
+        log(f'warning: class(es) with no readable image left out: '
+            f'{sorted(set(scan.classes) - set(classes))}')
+    index = {c: i for i, c in enumerate(classes)}
+    samples = [(p, index[scan.classes[label]]) for p, label in samples]
+    single = [c for c in classes if counts[c] == 1]
+    if single:
+        log(f'warning: class(es) with a single image, which goes to train '
+            f'only: {single}')
+    train, val = stratified_split([label for _, label in samples], val_ratio,
+                                  seed)
+    out_dir = out_dir or root
+    os.makedirs(out_dir, exist_ok=True)
+    for name, indices in (('train', train), ('val', val)):
+        with open(osp.join(out_dir, f'{name}.txt'), 'w') as f:
+            f.writelines(f'{samples[i][0]} {samples[i][1]}\n'
+                         for i in indices)
+    with open(osp.join(out_dir, 'classes.txt'), 'w') as f:
+        f.writelines(f'{c}\n' for c in classes)
+    summary = dict(
+        root=osp.abspath(root), val_ratio=val_ratio, seed=seed,
+        classes=len(classes), train=len(train), val=len(val),
+        left_out=dict(empty_classes=scan.empty_classes,
+                      non_images=len(scan.non_images),
+                      loose_files=len(scan.loose_files),
+                      corrupt=[p for p, _ in corrupt]))
+    with open(osp.join(out_dir, 'split.json'), 'w') as f:
+        json.dump(summary, f, indent=2)
+    log(f'{len(classes)} classes: {len(train)} train / {len(val)} val images'
+        f' -> {out_dir}/{{train,val,classes}}.txt')
+    return summary
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('root', help='folder of class folders')
+    parser.add_argument('--val-ratio', type=float, default=0.2,
+                        help='share of each class that goes to val')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--out-dir',
+                        help='where to write the files (default: ROOT)')
+    parser.add_argument('--check', action='store_true',
+                        help='decode every image; leave out and name those '
+                        'that fail')
+    parser.add_argument('--jobs', type=int, default=4,
+                        help='threads decoding images for --check')
+    args = parser.parse_args(argv)
+    try:
+        split_folder(args.root, args.val_ratio, args.seed, args.out_dir,
+                     args.check, args.jobs)
+    except (FileNotFoundError, ValueError) as exc:
+        sys.exit(f'split_dataset.py: error: {exc}')
+
+
+if __name__ == '__main__':
+    main()
