@@ -14,8 +14,13 @@ model = dict(
     backbone=dict(_delete_=True, type='mmpretrain.MogaNet', arch='xtiny',
                   out_indices=(0, 1, 2, 3)),
     neck=dict(in_channels=[32, 64, 96, 192], out_channels=64),
-    decode_head=dict(in_channels=[64, 64, 64, 64], channels=64,
-                     num_classes=11, norm_cfg=norm_cfg),
+    # background covers 92 % of the pixels: without down-weighting it the
+    # model predicts background everywhere for hundreds of iterations
+    # (mIoU 16.5 after 600 here, 55.4 with the weight)
+    decode_head=dict(
+        in_channels=[64, 64, 64, 64], channels=64, num_classes=11,
+        norm_cfg=norm_cfg,
+        loss_decode=dict(class_weight=[0.1] + [1.0] * 10)),
 )
 max_iters = 600
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
@@ -30,7 +35,12 @@ param_scheduler = [
     dict(type='PolyLR', power=0.9, eta_min=1e-5, by_epoch=False, begin=50,
          end=max_iters),
 ]
-default_hooks = dict(
-    logger=dict(interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+default_hooks = dict(  # mmseg keeps these in its schedules, not its runtime
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False,
+                    interval=max_iters, max_keep_ckpts=1),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))
 randomness = dict(seed=0)
