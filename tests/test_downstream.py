@@ -1,5 +1,6 @@
 """Every detection / segmentation config builds, and its model runs one
 forward and backward pass at a reduced input size on the CPU."""
+import copy
 import glob
 import os.path as osp
 
@@ -90,27 +91,40 @@ def shrink_for_cpu(cfg):
 @pytest.mark.parametrize('path', CONFIGS,
                          ids=[osp.relpath(p, ROOT) for p in CONFIGS])
 def test_build_forward_backward(path):
-    # fixed seeds: mmdet's DETR heads, untrained and on random boxes, now
-    # and then give non-finite matching costs (its ResNet-50 DINO as well)
-    torch.manual_seed(0)
-    np.random.seed(0)
     cfg = load_config(path)
     size = shrink_for_cpu(cfg)
     scope = cfg.default_scope
     init_default_scope(scope)
-    model = revert_sync_batchnorm(MODELS.build(cfg.model))
     assert cfg.model.backbone.type.startswith('mmpretrain.')
-    if scope == 'mmdet':
-        roi_head = cfg.model.get('roi_head', {})
-        head = cfg.model.get('bbox_head') or roi_head.get('bbox_head')
-        head = head[0] if isinstance(head, list) else head
-        batch = det_batch(bool(roi_head.get('mask_head')), head.num_classes,
-                          size)
-    else:
-        batch = seg_batch(cfg.model.decode_head.num_classes)
-    model.train()
-    data = model.data_preprocessor(batch, True)
-    losses = model(**data, mode='loss')
+    # mmdet's DETR heads, untrained and on random boxes, now and then give
+    # non-finite Hungarian matching costs whatever the backbone (its
+    # ResNet-50 DINO and Deformable DETR fail 1 to 2 seeds in 6 at 128x128):
+    # DETRs get up to 5 seeds, the backbone's features must be finite in all
+    seeds = range(5) if 'num_queries' in cfg.model else range(1)
+    for seed in seeds:
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        # a copy: mmdet DETRs write into their head config while building
+        model = revert_sync_batchnorm(MODELS.build(copy.deepcopy(cfg.model)))
+        if scope == 'mmdet':
+            roi_head = cfg.model.get('roi_head', {})
+            head = cfg.model.get('bbox_head') or roi_head.get('bbox_head')
+            head = head[0] if isinstance(head, list) else head
+            batch = det_batch(bool(roi_head.get('mask_head')),
+                              head.num_classes, size)
+        else:
+            batch = seg_batch(cfg.model.decode_head.num_classes)
+        model.train()
+        data = model.data_preprocessor(batch, True)
+        feats = model.backbone(data['inputs'])
+        assert all(torch.isfinite(f).all() for f in feats)
+        try:
+            losses = model(**data, mode='loss')
+        except ValueError as e:  # scipy's linear_sum_assignment on NaN
+            if 'invalid numeric entries' in str(e) and seed < seeds[-1]:
+                continue
+            raise
+        break
     loss, _ = model.parse_losses(losses)
     assert torch.isfinite(loss)
     loss.backward()

@@ -303,11 +303,12 @@ class DGMN2(FreezeStagesMixin, BaseModule):
         in_channels (int): Input image channels. Defaults to 3.
         img_size (int | tuple[int, int]): Input size the relative position
             tables are made for. Defaults to 224.
-        strides (Sequence[int]): Down-sampling factor of each stage's patch
-            embedding: 4 for the first, 1 or 2 for the others. The official
-            segmentation code uses ``(4, 2, 1, 1)`` under its SETR heads
-            (``output='decode_head'``); the position tables keep their
-            classification sizes either way. Defaults to ``(4, 2, 2, 2)``.
+        strides (Sequence[int], optional): Down-sampling factor of each
+            stage's patch embedding: 4 for the first, 1 or 2 for the others.
+            The official segmentation code uses ``(4, 2, 1, 1)`` under its
+            SETR heads (``output='decode_head'``); the position tables keep
+            their classification sizes either way. None means 4, then 2 for
+            every other stage. Defaults to None.
         out_indices (int | Sequence[int]): Stages whose features are
             returned; negative values count from the end. Defaults to -1.
         frozen_stages (int): Stages ``0..frozen_stages`` (patch embedding and
@@ -370,7 +371,7 @@ class DGMN2(FreezeStagesMixin, BaseModule):
                  arch='tiny',
                  in_channels=3,
                  img_size: Union[int, Sequence[int]] = 224,
-                 strides=(4, 2, 2, 2),
+                 strides=None,
                  out_indices=-1,
                  frozen_stages=-1,
                  norm_eval=False,
@@ -414,7 +415,8 @@ class DGMN2(FreezeStagesMixin, BaseModule):
         self.num_heads = arch['num_heads']
         self.mlp_ratios = arch['mlp_ratios']
         self.num_stages = len(self.depths)
-        self.strides = tuple(strides)
+        self.strides = (4, ) + (2, ) * (self.num_stages - 1) \
+            if strides is None else tuple(strides)
         if (len(self.strides) != self.num_stages or self.strides[0] != 4
                 or any(st not in (1, 2) for st in self.strides[1:])):
             raise ValueError(f'strides must be 4 then 1 or 2 for each of the '
