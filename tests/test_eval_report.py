@@ -19,20 +19,12 @@ from sklearn.metrics import (confusion_matrix, precision_recall_fscore_support,
                              roc_auc_score, top_k_accuracy_score)
 
 import mogazoo
-from mogazoo.models.utils.deform_unfold import _one_cpu_thread
 from mogazoo.evaluation import (classification_summary, load_results,
                                 predict_dataset, results_to_arrays,
                                 write_report)
 
 NAME = 'moganet-xtiny_1xb64_digits'
 TOOL = 'tools/analysis_tools/eval_report.py'
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One intra-op thread: small models on a busy machine run faster."""
-    with _one_cpu_thread(True):
-        yield
 
 
 def synthetic(num_classes=6, per_class=20, seed=0):

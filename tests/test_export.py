@@ -16,7 +16,7 @@ import torch
 import mogazoo
 from mogazoo.deployment import check_exported, export_mode, export_model
 from mogazoo.models.backbones.fastervit import TokenInitializer
-from mogazoo.models.utils.deform_unfold import DeformUnfold, _one_cpu_thread
+from mogazoo.models.utils.deform_unfold import DeformUnfold
 
 TINY_FASTERVIT = dict(
     embed_dims=[16, 32, 64, 128], depths=[1, 1, 2, 1],
@@ -35,13 +35,6 @@ FAMILIES = {
 }
 EXPORT_BATCH = {'onnx': 1, 'torchscript': 2}
 CHECK_BATCH = 3
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One intra-op thread: small models on a busy machine run faster."""
-    with _one_cpu_thread(True):
-        yield
 
 
 @pytest.fixture(scope='module')

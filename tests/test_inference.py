@@ -13,7 +13,6 @@ from mmengine.runner import save_checkpoint
 from PIL import Image
 
 import mogazoo
-from mogazoo.models.utils.deform_unfold import _one_cpu_thread
 
 NAME = 'moganet-xtiny_1xb64_digits'
 CONFIG = f'configs/moganet/{NAME}.py'
@@ -23,13 +22,6 @@ def digits_model(data_root, checkpoint=None, **opts):
     return mogazoo.get_model(NAME, checkpoint,
                              test_dataloader=dict(dataset=dict(
                                  data_root=data_root)), **opts)
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One intra-op thread: small models on a busy machine run faster."""
-    with _one_cpu_thread(True):
-        yield
 
 
 @pytest.fixture(scope='module')

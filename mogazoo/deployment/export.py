@@ -21,7 +21,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from mogazoo.models.backbones.fastervit import TokenInitializer
 from mogazoo.models.utils.deform_unfold import DeformUnfold
 
 FORMATS = {'onnx': '.onnx', 'torchscript': '.pt'}
@@ -54,9 +53,6 @@ def export_mode(model: nn.Module):
     * DGMN2's deformable unfold samples in plain PyTorch (``backend=
       'pytorch'``): mmcv's compiled op can neither be exported to ONNX nor
       traced compactly.
-    * FasterViT's carrier-token pooling takes its kernel from the map size;
-      a tracer records sizes as tensors, but pooling needs a constant
-      kernel, so the sizes are taken as ints (they are fixed at export).
 
     Args:
         model (nn.Module): The model; changed in place inside the body.
@@ -66,17 +62,11 @@ def export_mode(model: nn.Module):
         if isinstance(m, DeformUnfold):
             saved.append((m, 'backend', m.backend))
             m.backend = 'pytorch'
-        elif isinstance(m, TokenInitializer):
-            saved.append((m, 'pool_params', None))
-            m.pool_params = (lambda size, f=m.pool_params: f(int(size)))
     try:
         yield model
     finally:
         for m, name, value in saved:
-            if value is None:
-                delattr(m, name)  # back to the class's method
-            else:
-                setattr(m, name, value)
+            setattr(m, name, value)
 
 
 def export_meta(model: nn.Module, shape: Sequence[int],

@@ -450,7 +450,11 @@ class TokenInitializer(nn.Module):
             embed_dims, embed_dims, 3, padding=1, groups=embed_dims)
 
     def pool_params(self, size):
-        """(kernel, stride) of the pooling along a side of ``size``."""
+        """(kernel, stride) of the pooling along a side of ``size``.
+
+        ``size`` is taken as an int: pooling needs a constant kernel, and a
+        tracer (ONNX / TorchScript export) records sizes as tensors."""
+        size = int(size)
         out = int(self.ct_size * size / self.window_size)
         stride = int(size / out)
         return size - (out - 1) * stride, stride
