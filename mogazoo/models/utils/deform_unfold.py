@@ -56,11 +56,21 @@ def _mmcv_ops():
 
 @functools.lru_cache(maxsize=None)
 def _mmcv_has_cuda():
-    try:
-        from mmcv.ops import get_compiling_cuda_version
-        return get_compiling_cuda_version() not in ('', 'not available')
-    except Exception:  # noqa: BLE001 - any failure means no CUDA ops
+    """Whether mmcv's extension holds CUDA kernels, found by running the op
+    once on a tiny CUDA tensor (mmcv raises when its build has no CUDA
+    implementation). ``mmcv.ops.get_compiling_cuda_version`` is not asked:
+    in an mmcv 2.1.0 built with CUDA 13 and C++20 against torch 2.11 it
+    crashed the interpreter, while the ops themselves ran."""
+    ops = _mmcv_ops()
+    if ops is None or not torch.cuda.is_available():
         return False
+    try:
+        x = torch.zeros(1, 1, 3, 3, device='cuda')
+        ops(x, x.new_zeros(1, 18, 3, 3), x.new_ones(1, 9, 3, 3),
+            x.new_zeros(1, 1, 3, 3), None, 1, 1, 1, 1, 1)
+    except RuntimeError:
+        return False
+    return True
 
 
 def mmcv_available(device: Union[str, torch.device] = 'cpu') -> bool:

@@ -1,0 +1,183 @@
+"""CUDA paths: mmcv's compiled deformable sampler on the GPU, and every
+family on CUDA in fp32 and under AMP.
+
+CI machines have no GPU, so these tests skip there; they run on a GPU machine
+with mmcv built with its CUDA ops (``FORCE_CUDA=1 MMCV_WITH_OPS=1``).
+"""
+import pytest
+import torch
+from mmpretrain.models import build_classifier
+
+from mogazoo.models.utils import deform_unfold as du
+from mogazoo.models.utils.deform_unfold import (deform_unfold_mmcv,
+                                                deform_unfold_pytorch)
+
+HAS_CUDA = torch.cuda.is_available()
+needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason='needs a CUDA GPU')
+needs_mmcv_cuda = pytest.mark.skipif(
+    not (HAS_CUDA and du.mmcv_available('cuda')),
+    reason='needs a CUDA GPU and mmcv built with its CUDA ops')
+
+
+@pytest.fixture(autouse=True)
+def no_tf32():
+    """fp32 means fp32: TF32 matmuls would cost ~1e-3 relative error."""
+    if not HAS_CUDA:
+        yield
+        return
+    old = (torch.backends.cuda.matmul.allow_tf32,
+           torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    yield
+    (torch.backends.cuda.matmul.allow_tf32,
+     torch.backends.cudnn.allow_tf32) = old
+
+
+def far_offsets(n, h, w, scale=4., seed=0, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 18, h, w, generator=g, dtype=dtype) * scale
+
+
+def values_and_grads(fn, x, offset, grad):
+    xi = x.clone().requires_grad_()
+    oi = offset.clone().requires_grad_()
+    out = fn(xi, oi)
+    gx, go = torch.autograd.grad((out * grad).sum(), [xi, oi])
+    return out, gx, go
+
+
+@needs_mmcv_cuda
+@pytest.mark.parametrize('dtype,tol', [(torch.float32, 1e-5),
+                                       (torch.float64, 1e-10)])
+def test_mmcv_cuda_matches_the_reference(dtype, tol):
+    """mmcv's CUDA kernel against the PyTorch path in float64 on the CPU
+    (itself checked against a transcription of DGMN2's CUDA kernel in
+    test_deform_unfold.py), values and gradients, with many samples partly
+    or wholly outside the image."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 16, 13, 17, dtype=torch.float64)
+    offset = far_offsets(3, 13, 17, dtype=torch.float64)
+    assert (offset.abs() > 3).float().mean() > 0.3
+    grad = torch.randn(3, 16 * 9, 13 * 17, dtype=torch.float64)
+    ref = values_and_grads(deform_unfold_pytorch, x, offset, grad)
+    got = values_and_grads(deform_unfold_mmcv, x.cuda().to(dtype),
+                           offset.cuda().to(dtype), grad.cuda().to(dtype))
+    for name, a, b in zip(('values', 'grad input', 'grad offset'), got, ref):
+        assert a.device.type == 'cuda' and a.dtype == dtype, name
+        torch.testing.assert_close(a.cpu().double(), b, rtol=0,
+                                   atol=tol * (10 if 'offset' in name else 1),
+                                   msg=lambda m: f'{name}: {m}')
+    assert ref[2].abs().max() > 1 and ref[1].abs().max() > 1
+
+
+@needs_mmcv_cuda
+def test_mmcv_and_pytorch_paths_agree_on_cuda():
+    torch.manual_seed(1)
+    x = torch.randn(2, 32, 14, 14, device='cuda')
+    offset = far_offsets(2, 14, 14).cuda()
+    grad = torch.randn(2, 32 * 9, 14 * 14, device='cuda')
+    a = values_and_grads(deform_unfold_mmcv, x, offset, grad)
+    b = values_and_grads(deform_unfold_pytorch, x, offset, grad)
+    torch.testing.assert_close(a[0], b[0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(a[1], b[1], rtol=0, atol=1e-4)
+    torch.testing.assert_close(a[2], b[2], rtol=0, atol=1e-3)
+
+
+@needs_mmcv_cuda
+def test_mmcv_cuda_half():
+    """float16 (what AMP feeds the sampler) stays float16 on the GPU and
+    is close to the float32 result."""
+    torch.manual_seed(2)
+    x = torch.randn(2, 8, 10, 12, device='cuda')
+    offset = far_offsets(2, 10, 12).cuda()
+    ref = deform_unfold_pytorch(x, offset)
+    out = deform_unfold_mmcv(x.half(), offset.half())
+    assert out.dtype == torch.float16
+    torch.testing.assert_close(out.float(), ref, rtol=0, atol=2e-2)
+    with torch.autocast('cuda', dtype=torch.float16):
+        out = du.deform_unfold(x.half(), offset, backend='auto')
+    assert torch.isfinite(out).all()
+
+
+def build(family, **backbone):
+    if family == 'moganet':
+        backbone = dict(type='MogaNet', arch='xtiny', **backbone)
+        width = 192
+    elif family == 'fastervit':
+        backbone = dict(type='FasterViT', arch='0', **backbone)
+        width = 512
+    else:
+        backbone = dict(type='DGMN2', arch='tiny', **backbone)
+        width = 512
+    torch.manual_seed(0)
+    return build_classifier(dict(
+        type='ImageClassifier', backbone=backbone,
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=width,
+                  loss=dict(type='CrossEntropyLoss'))))
+
+
+def rel_err(a, b):
+    return ((a.float().cpu() - b.float().cpu()).abs().max() /
+            b.float().cpu().abs().max()).item()
+
+
+FAMILIES = ['moganet', 'fastervit', 'dgmn2']
+
+
+@needs_cuda
+@pytest.mark.parametrize('family', FAMILIES)
+def test_cuda_fp32_equals_cpu(family):
+    model = build(family).eval()
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        cpu = model(x, mode='tensor')
+        gpu = model.cuda()(x.cuda(), mode='tensor')
+    assert rel_err(gpu, cpu) <= 1e-4, rel_err(gpu, cpu)
+
+
+@needs_mmcv_cuda
+def test_dgmn2_samplers_agree_on_cuda():
+    """The whole DGMN2-T classifier with mmcv's CUDA sampler and with the
+    PyTorch sampler, on the same weights."""
+    a = build('dgmn2', sampler='mmcv').cuda().eval()
+    b = build('dgmn2', sampler='pytorch').cuda().eval()
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(2, 3, 256, 320, device='cuda')
+    with torch.no_grad():
+        assert rel_err(a(x, mode='tensor'), b(x, mode='tensor')) <= 1e-4
+
+
+@needs_cuda
+@pytest.mark.parametrize('family', FAMILIES)
+def test_amp_training_steps_lower_the_loss(family):
+    """fp16 autocast with a gradient scaler: finite logits close to fp32,
+    and 8 AdamW steps on one fixed batch lower its loss."""
+    from mmpretrain.structures import DataSample
+    model = build(family).cuda()
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 224, 224, device='cuda')
+    labels = torch.arange(8, device='cuda') % 10
+    samples = [DataSample().set_gt_label(int(i)).to('cuda') for i in labels]
+    model.eval()
+    with torch.no_grad():
+        ref = model(x, mode='tensor')
+        with torch.autocast('cuda', dtype=torch.float16):
+            half = model(x, mode='tensor')
+    assert torch.isfinite(half).all()
+    assert rel_err(half, ref) <= 5e-2, rel_err(half, ref)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    scaler = torch.amp.GradScaler('cuda')
+    losses = []
+    for _ in range(8):
+        with torch.autocast('cuda', dtype=torch.float16):
+            loss = model(x, samples, mode='loss')['loss']
+        losses.append(loss.item())
+        opt.zero_grad()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    assert all(map(lambda v: v == v, losses)), losses  # no NaN
+    assert losses[-1] < 0.5 * losses[0], losses
