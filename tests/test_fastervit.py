@@ -609,7 +609,11 @@ def test_configs_follow_official_recipe(root):
         assert cfg.auto_scale_lr.base_batch_size == 4096 == \
             32 * cfg.train_dataloader.batch_size
         assert cfg.model.backbone.drop_path_rate == dp
-        assert cfg.mesa.weight == mesa
+        hooks = {h['type']: h for h in cfg.custom_hooks}
+        assert hooks['MESAHook']['weight'] == mesa
+        assert hooks['MESAHook']['start_ratio'] == (0.3 if arch == '3'
+                                                    else 0.25)
+        assert list(hooks).index('EMAHook') < list(hooks).index('MESAHook')
         assert cfg.param_scheduler[0].end == warmup
         assert cfg.param_scheduler[1].end == 310
         assert cfg.train_cfg.max_epochs == 320

@@ -11,4 +11,5 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-mesa = dict(weight=0.2)
+custom_hooks = _base_.custom_hooks
+custom_hooks[-1]['weight'] = 0.2  # MESAHook

@@ -2,4 +2,5 @@
 _base_ = ['./fastervit-1_32xb128_in1k.py']
 model = dict(backbone=dict(arch='2', drop_path_rate=0.2),
              head=dict(in_channels=768))
-mesa = dict(weight=0.5)
+custom_hooks = _base_.custom_hooks
+custom_hooks[-1]['weight'] = 0.5  # MESAHook

@@ -7,4 +7,5 @@ model = dict(backbone=dict(arch='3', drop_path_rate=0.3),
 param_scheduler = _base_.param_scheduler
 param_scheduler[0].end = 35
 param_scheduler[1].begin = 35
-mesa = dict(weight=0.5, start_ratio=0.3)
+custom_hooks = _base_.custom_hooks
+custom_hooks[-1].update(weight=0.5, start_ratio=0.3)  # MESAHook

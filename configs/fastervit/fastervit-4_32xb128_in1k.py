@@ -7,4 +7,5 @@ model = dict(backbone=dict(arch='4', drop_path_rate=0.3),
 optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='Lamb', lr=5e-3, weight_decay=0.12,
                    eps=1e-8, betas=(0.9, 0.999)))
-mesa = dict(weight=5.0)
+custom_hooks = _base_.custom_hooks
+custom_hooks[-1]['weight'] = 5.0  # MESAHook
