@@ -447,6 +447,60 @@ def test_flops_match_official(root):
     # the same counter gives 3,503,730,176 on the official model; the
     # README's 3.3 G is about the count with the position-bias MLPs folded
     assert flops == 3503730176
+    # deployed (the official switch_to_deploy folds the position MLPs):
+    # within 2.2 % of the README's 3.3 G
+    _, folded = count(load_config(cfg_path(root, '0')), (224, 224),
+                      deploy=True)
+    assert 3.3e9 < folded < 3.3e9 * 1.025 and folded < flops - 1e8
+
+
+def count_mlp_calls(model):
+    calls = []
+    for name, m in model.named_modules():
+        if name.endswith('cpb_mlp'):
+            m.register_forward_hook(lambda *a: calls.append(1))
+    return calls
+
+
+def test_deploy_mode_same_outputs_without_the_mlps():
+    """switch_to_deploy: identical outputs at a first and a second input
+    size (any-resolution model, non-square), in and out of inference mode;
+    the position MLPs run once per size and not again; the state_dict keys
+    stay; loading weights refreshes the cached biases."""
+    torch.manual_seed(0)
+    ref = tiny(out_indices=(0, 1, 2, 3)).eval()
+    dep = tiny(out_indices=(0, 1, 2, 3)).eval()
+    dep.load_state_dict(ref.state_dict())
+    dep.switch_to_deploy()
+    assert list(dep.state_dict()) == list(ref.state_dict())
+    calls = count_mlp_calls(dep)
+    for shape in ((96, 160), (128, 96), (96, 160)):
+        x = torch.randn(2, 3, *shape)
+        with torch.no_grad():
+            want = ref(x)
+        with torch.inference_mode():
+            got = dep(x)
+        with torch.no_grad():
+            again = dep(x)
+        for a, b, c in zip(want, got, again):
+            torch.testing.assert_close(b, a, rtol=0, atol=1e-6)
+            torch.testing.assert_close(c, a, rtol=0, atol=1e-6)
+    n = len(calls)
+    assert n > 0
+    with torch.no_grad():
+        dep(torch.randn(1, 3, 96, 160))
+    assert len(calls) == n  # cached: no MLP runs for a seen size
+    # new weights: the caches are rebuilt from them
+    torch.manual_seed(1)
+    other = tiny(out_indices=(0, 1, 2, 3)).eval()
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    dep.load_state_dict(other.state_dict())
+    x = torch.randn(1, 3, 96, 160)
+    with torch.no_grad():
+        for a, b in zip(dep(x), other(x)):
+            torch.testing.assert_close(b, a, rtol=0, atol=1e-6)
 
 
 # ------------------------------------------------------------- converter

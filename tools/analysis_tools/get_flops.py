@@ -1,10 +1,13 @@
 """Parameters and FLOPs of the model of a config.
 
     python tools/analysis_tools/get_flops.py CONFIG [--shape 224 [224]]
-        [--cfg-options k=v ...] [--table]
+        [--cfg-options k=v ...] [--deploy]
 
 FLOPs are counted as fvcore counts them (one multiply-add = one FLOP), as the
 official MogaNet ``get_flops.py`` does, through ``mmengine.analysis``.
+``--deploy`` first switches every module that has ``switch_to_deploy()``
+(FasterViT: position-bias MLPs folded into cached tables) and runs one
+forward to fill its caches, so the count is that of the deployed model.
 """
 import argparse
 import os.path as osp
@@ -22,15 +25,26 @@ import mogazoo  # noqa: E402,F401
 from mogazoo.utils import load_config  # noqa: E402
 
 
-def count(cfg, shape):
+def count(cfg, shape, deploy=False):
     """Return ``(params, flops)`` of the model ``cfg`` builds, for one
     ``3 x H x W`` input run in ``mode='tensor'`` (a classifier's logits, a
-    detector's or segmentor's raw head outputs)."""
+    detector's or segmentor's raw head outputs), after ``switch_to_deploy``
+    if ``deploy``."""
     from mmengine.registry import MODELS
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     model = MODELS.build(cfg.model).eval()
     params = sum(p.numel() for p in model.parameters())
     inputs = torch.randn(1, 3, *shape)
+    if deploy:
+        switched = [m for m in model.modules()
+                    if callable(getattr(m, 'switch_to_deploy', None))]
+        if not switched:
+            raise ValueError(f'--deploy: {type(model.backbone).__name__} '
+                             'has no switch_to_deploy()')
+        for m in switched:
+            m.switch_to_deploy()
+        with torch.no_grad():
+            model(inputs)  # fills the deploy caches outside the trace
     # OpenMMLab models run their plain network in mode='tensor' (default)
     with torch.no_grad():
         info = get_model_complexity_info(
@@ -43,6 +57,8 @@ def main():
     parser.add_argument('config')
     parser.add_argument('--shape', type=int, nargs='+', default=[224])
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--deploy', action='store_true',
+                        help='count the model after switch_to_deploy()')
     args = parser.parse_args()
     if len(args.shape) not in (1, 2):
         sys.exit('--shape takes H or H W')
@@ -51,7 +67,10 @@ def main():
         cfg = load_config(args.config, args.cfg_options)
     except (FileNotFoundError, RuntimeError) as exc:
         sys.exit(f'get_flops: error: {exc}')
-    params, flops = count(cfg, shape)
+    try:
+        params, flops = count(cfg, shape, args.deploy)
+    except ValueError as exc:
+        sys.exit(f'get_flops: error: {exc}')
     print(f'Config: {args.config}\nInput shape: (3, {shape[0]}, {shape[1]})\n'
           f'Params: {params / 1e6:.3f} M\nFLOPs: {flops / 1e9:.3f} G')
 

@@ -130,7 +130,36 @@ def _build_cpb_tables(window_size, device):
     return table.to(device), index.to(device)
 
 
-class RelativePositionBias(nn.Module):
+class _DeployCache:
+    """Deploy mode of the position MLPs (the official ``switch_to_deploy``
+    of ``PosEmbMLPSwinv1D``/``PosEmbMLPSwinv2D``): once ``deploy`` is set,
+    the MLP's output is computed once per size, device and dtype and reused
+    instead of running the MLP at every forward. The cache is not part of
+    the ``state_dict`` and is emptied when weights are loaded; the MLP gets
+    no gradients in deploy mode, which is meant for inference."""
+
+    deploy = False
+
+    def _cached(self, key, compute):
+        if not self.deploy:
+            return compute()
+        cache = self.__dict__.setdefault('_deploy_cache', {})
+        if key not in cache:
+            # a normal (not inference-mode) tensor: usable in any mode
+            with torch.inference_mode(False), torch.no_grad():
+                cache[key] = compute().detach()
+        return cache[key]
+
+    def switch_to_deploy(self):
+        self.deploy = True
+        self.__dict__['_deploy_cache'] = {}
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self.__dict__['_deploy_cache'] = {}
+        super()._load_from_state_dict(*args, **kwargs)
+
+
+class RelativePositionBias(_DeployCache, nn.Module):
     """Log-spaced continuous relative position bias of window attention
     (official ``PosEmbMLPSwinv2D``): an MLP maps the relative coordinates of
     a ``w x w`` window to one bias per head, squashed to ``(0, 16)``; tokens
@@ -148,18 +177,25 @@ class RelativePositionBias(nn.Module):
             nn.Linear(2, hidden_dims, bias=True), nn.ReLU(inplace=True),
             nn.Linear(hidden_dims, num_heads, bias=False))
 
-    def forward(self, attn, window_size):
-        table, index = _cpb_tables(window_size, attn.device)
+    def _bias(self, window_size, n_global, device):
+        table, index = _cpb_tables(window_size, device)
         n = window_size * window_size
         bias = self.cpb_mlp(table.to(self.cpb_mlp[0].weight.dtype))
         bias = bias.view(-1, self.num_heads)[index.view(-1)].view(n, n, -1)
         bias = 16 * torch.sigmoid(bias.permute(2, 0, 1).contiguous())
-        n_global = attn.shape[2] - n
         bias = F.pad(bias, (n_global, 0, n_global, 0)).contiguous()
-        return attn + bias.unsqueeze(0)
+        return bias.unsqueeze(0)
+
+    def forward(self, attn, window_size):
+        # ints: sizes are tensors while tracing, and the key must match
+        n_global = int(attn.shape[2]) - window_size * window_size
+        bias = self._cached(
+            (window_size, n_global, attn.device, attn.dtype),
+            lambda: self._bias(window_size, n_global, attn.device))
+        return attn + bias
 
 
-class TokenPositionEmbedding(nn.Module):
+class TokenPositionEmbedding(_DeployCache, nn.Module):
     """Absolute position embedding of a square token map (official
     ``PosEmbMLPSwinv1D`` with rank 2): an MLP of the normalized 2-D
     coordinates, added to the tokens.
@@ -175,14 +211,19 @@ class TokenPositionEmbedding(nn.Module):
             nn.Linear(2, hidden_dims, bias=True), nn.ReLU(),
             nn.Linear(hidden_dims, embed_dims, bias=False))
 
-    def forward(self, x):
-        side = int(x.shape[1]**0.5)
-        coords = torch.arange(0, side, device=x.device, dtype=x.dtype)
+    def _embedding(self, side, device, dtype):
+        coords = torch.arange(0, side, device=device, dtype=dtype)
         table = torch.stack(torch.meshgrid([coords, coords], indexing='ij'))
         table = table.contiguous().unsqueeze(0)
         table -= side // 2
         table /= side // 2
-        return x + self.cpb_mlp(table.flatten(2).transpose(1, 2))
+        return self.cpb_mlp(table.flatten(2).transpose(1, 2))
+
+    def forward(self, x):
+        side = int(x.shape[1]**0.5)
+        return x + self._cached(
+            (side, x.device, x.dtype),
+            lambda: self._embedding(side, x.device, x.dtype))
 
 
 class TokenMlp(nn.Module):
@@ -903,6 +944,18 @@ class FasterViT(FreezeStagesMixin, BaseModule):
             if i in self.out_indices:
                 outs.append(self.norms[str(i)](x))
         return tuple(outs)
+
+    def switch_to_deploy(self):
+        """Deploy mode (the official ``switch_to_deploy``): every position
+        bias/embedding MLP is run once per window or token-map size (and
+        device and dtype) at its first use and its output reused, so
+        inference no longer runs the MLPs. Outputs are unchanged; the MLP
+        weights stay (checkpoints keep their keys) but no longer get
+        gradients, so switch only for inference. Loading weights afterwards
+        refreshes the cache."""
+        for m in self.modules():
+            if isinstance(m, _DeployCache):
+                m.switch_to_deploy()
 
     def _stage_modules(self, i):
         mods = [self.patch_embeds[i], self.stages[i]]
