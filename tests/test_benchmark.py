@@ -52,11 +52,18 @@ def test_fastervit_with_options(root, capsys):
     res = bm.main([
         f'{root}/{FASTERVIT}', '--batch-size', '1', '--shape', '64', '96',
         '--warmup', '0', '--iters', '1', '--device', 'auto', '--amp',
-        '--channels-last'
+        '--channels-last', '--deploy'
     ])
     assert res['images_per_sec'] > 0 and res['batch_size'] == 1
     out = capsys.readouterr().out
-    assert 'input 3x64x96, amp on, channels_last on, compile off' in out
+    assert 'input 3x64x96, amp on, channels_last on, compile off, ' \
+        'deploy on' in out
+
+
+def test_deploy_needs_a_deploy_form(root):
+    with pytest.raises(SystemExit, match='--deploy: DGMN2 has no deploy'):
+        bm.main([f'{root}/configs/dgmn2/dgmn2-tiny_8xb128_in1k.py',
+                 '--deploy', '--batch-size', '1', '--iters', '1'])
 
 
 def test_benchmark_counts_images():

@@ -1,8 +1,10 @@
 from .compat import allow_mmengine_checkpoints
+from .deploy import switch_to_deploy
 from .setup_env import (check_checkpoint, check_file_exists, configure_device,
                         load_config, register_all_modules)
 
 __all__ = [
     'allow_mmengine_checkpoints', 'check_checkpoint', 'check_file_exists',
-    'configure_device', 'load_config', 'register_all_modules'
+    'configure_device', 'load_config', 'register_all_modules',
+    'switch_to_deploy'
 ]

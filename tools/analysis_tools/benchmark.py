@@ -3,7 +3,7 @@ config.
 
     python tools/analysis_tools/benchmark.py CONFIG [--batch-size 32]
         [--shape H [W]] [--device auto|cpu|cuda] [--amp] [--channels-last]
-        [--compile] [--warmup 3] [--iters 10] [--threads N]
+        [--compile] [--deploy] [--warmup 3] [--iters 10] [--threads N]
         [--cfg-options k=v ...]
 
 The model of CONFIG is built with random weights (speed does not depend on
@@ -13,7 +13,9 @@ pipeline does not fix it; ``--shape`` overrides). It prints the images per
 second over the timed iterations and the peak memory as
 ``mogazoo.engine.hooks.peak_memory_mb`` measures it: CUDA memory allocated by
 torch on a GPU, the peak resident set size of the process on the CPU.
-``--amp`` autocasts to float16 on a GPU and to bfloat16 on the CPU.
+``--amp`` autocasts to float16 on a GPU and to bfloat16 on the CPU;
+``--deploy`` times the deploy form (``switch_to_deploy()``, e.g. FasterViT's
+cached position biases).
 """
 import argparse
 import os.path as osp
@@ -29,7 +31,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 
 import mogazoo  # noqa: E402,F401
 from mogazoo.engine.hooks import peak_memory_mb  # noqa: E402
-from mogazoo.utils import load_config  # noqa: E402
+from mogazoo.utils import load_config, switch_to_deploy  # noqa: E402
 
 
 def _pair(size):
@@ -127,6 +129,8 @@ def parse_args(argv=None):
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--compile', action='store_true',
                         help='torch.compile the model')
+    parser.add_argument('--deploy', action='store_true',
+                        help='switch_to_deploy() first (FasterViT)')
     parser.add_argument('--warmup', type=int, default=3,
                         help='untimed iterations first')
     parser.add_argument('--iters', type=int, default=10,
@@ -156,6 +160,11 @@ def main(argv=None):
     else:
         shape = test_shape(cfg)
     model = build_model(cfg)
+    if args.deploy:
+        try:
+            switch_to_deploy(model)
+        except ValueError as exc:
+            sys.exit(f'benchmark: error: --deploy: {exc}')
     inputs = torch.randn(args.batch_size, 3, *shape)
     res = benchmark(model, inputs, device, args.amp, args.channels_last,
                     args.compile, args.warmup, args.iters)
@@ -165,7 +174,8 @@ def main(argv=None):
           f'Device: {where}, batch {args.batch_size}, input 3x{shape[0]}x'
           f'{shape[1]}, amp {"on" if args.amp else "off"}, channels_last '
           f'{"on" if args.channels_last else "off"}, compile '
-          f'{"on" if args.compile else "off"}, {args.iters} timed '
+          f'{"on" if args.compile else "off"}, deploy '
+          f'{"on" if args.deploy else "off"}, {args.iters} timed '
           f'iterations after {args.warmup}\n'
           f'Images/s: {res["images_per_sec"]:.2f}\n'
           f'Peak memory: {res["peak_mem_mb"]:.0f} MiB')

@@ -22,7 +22,7 @@ from mmengine.config import DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 import mogazoo  # noqa: E402,F401
-from mogazoo.utils import load_config  # noqa: E402
+from mogazoo.utils import load_config, switch_to_deploy  # noqa: E402
 
 
 def count(cfg, shape, deploy=False):
@@ -36,13 +36,7 @@ def count(cfg, shape, deploy=False):
     params = sum(p.numel() for p in model.parameters())
     inputs = torch.randn(1, 3, *shape)
     if deploy:
-        switched = [m for m in model.modules()
-                    if callable(getattr(m, 'switch_to_deploy', None))]
-        if not switched:
-            raise ValueError(f'--deploy: {type(model.backbone).__name__} '
-                             'has no switch_to_deploy()')
-        for m in switched:
-            m.switch_to_deploy()
+        switch_to_deploy(model)
         with torch.no_grad():
             model(inputs)  # fills the deploy caches outside the trace
     # OpenMMLab models run their plain network in mode='tensor' (default)
@@ -70,7 +64,7 @@ def main():
     try:
         params, flops = count(cfg, shape, args.deploy)
     except ValueError as exc:
-        sys.exit(f'get_flops: error: {exc}')
+        sys.exit(f'get_flops: error: --deploy: {exc}')
     print(f'Config: {args.config}\nInput shape: (3, {shape[0]}, {shape[1]})\n'
           f'Params: {params / 1e6:.3f} M\nFLOPs: {flops / 1e9:.3f} G')
 
