@@ -74,6 +74,33 @@ def test_benchmark_counts_images():
     assert res['peak_mem_mb'] > 0
 
 
+def test_training_steps_update_the_weights():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3),
+                                torch.nn.BatchNorm2d(4))
+    before = [p.detach().clone() for p in model.parameters()]
+    res = bm.benchmark(model, torch.randn(5, 3, 8, 8), 'cpu', warmup=1,
+                       iters=2, train=True)
+    assert model.training and (res['batch_size'], res['iters']) == (5, 2)
+    assert res['images_per_sec'] == pytest.approx(10 / res['seconds'])
+    for old, new in zip(before, model.parameters()):
+        assert new.grad is not None and not torch.equal(old, new)
+    # inference leaves the weights alone and the model in eval mode
+    before = [p.detach().clone() for p in model.parameters()]
+    bm.benchmark(model, torch.randn(5, 3, 8, 8), 'cpu', warmup=0, iters=1)
+    assert not model.training
+    assert all(map(torch.equal, before, model.parameters()))
+
+
+def test_training_command_line(root, capsys):
+    res = bm.main([f'{root}/{DIGITS}', '--train', '--amp', '--batch-size', '4',
+                   '--warmup', '1', '--iters', '2', '--device', 'cpu'])
+    assert res['images_per_sec'] > 0
+    assert '2 timed training steps after 1' in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # argparse: deploy is inference only
+        bm.main([f'{root}/{DIGITS}', '--train', '--deploy'])
+
+
 def test_errors(root, tmp_path):
     with pytest.raises(SystemExit) as exc:
         bm.main([str(tmp_path / 'nope.py')])

@@ -1,5 +1,5 @@
-"""CUDA paths: mmcv's compiled deformable sampler on the GPU, and every
-family on CUDA in fp32 and under AMP.
+"""CUDA paths: mmcv's compiled deformable sampler and the grid_sample sampler
+on the GPU, and every family on CUDA in fp32 and under AMP.
 
 CI machines have no GPU, so these tests skip there; they run on a GPU machine
 with mmcv built with its CUDA ops (``FORCE_CUDA=1 MMCV_WITH_OPS=1``).
@@ -9,7 +9,8 @@ import torch
 from mmpretrain.models import build_classifier
 
 from mogazoo.models.utils import deform_unfold as du
-from mogazoo.models.utils.deform_unfold import (deform_unfold_mmcv,
+from mogazoo.models.utils.deform_unfold import (deform_unfold_grid_sample,
+                                                deform_unfold_mmcv,
                                                 deform_unfold_pytorch)
 
 HAS_CUDA = torch.cuda.is_available()
@@ -100,6 +101,31 @@ def test_mmcv_cuda_half():
     assert torch.isfinite(out).all()
 
 
+@needs_cuda
+def test_grid_sample_path_on_cuda():
+    """F.grid_sample's CUDA kernels against the gather path in float64 on
+    the CPU (values and gradients), and float16 input staying float16."""
+    torch.manual_seed(3)
+    x = torch.randn(2, 16, 13, 17, dtype=torch.float64)
+    offset = far_offsets(2, 13, 17, dtype=torch.float64)
+    grad = torch.randn(2, 16 * 9, 13 * 17, dtype=torch.float64)
+    ref = values_and_grads(deform_unfold_pytorch, x, offset, grad)
+    got = values_and_grads(deform_unfold_grid_sample, x.cuda().float(),
+                           offset.cuda().float(), grad.cuda().float())
+    for name, a, b, tol in zip(('values', 'grad input', 'grad offset'), got,
+                               ref, (2e-5, 2e-5, 2e-4)):
+        assert a.device.type == 'cuda' and a.dtype == torch.float32, name
+        torch.testing.assert_close(a.cpu().double(), b, rtol=0, atol=tol,
+                                   msg=lambda m: f'{name}: {m}')
+    out = deform_unfold_grid_sample(x.cuda().half(), offset.cuda().half())
+    assert out.dtype == torch.float16
+    torch.testing.assert_close(out.cpu().double(), ref[0], rtol=0, atol=2e-2)
+    with torch.autocast('cuda', dtype=torch.float16):
+        out = du.deform_unfold(x.cuda().half(), offset.cuda().float(),
+                               backend='grid_sample')
+    assert out.dtype == torch.float16 and torch.isfinite(out).all()
+
+
 def build(family, **backbone):
     if family == 'moganet':
         backbone = dict(type='MogaNet', arch='xtiny', **backbone)
@@ -137,11 +163,14 @@ def test_cuda_fp32_equals_cpu(family):
     assert rel_err(gpu, cpu) <= 1e-4, rel_err(gpu, cpu)
 
 
-@needs_mmcv_cuda
-def test_dgmn2_samplers_agree_on_cuda():
-    """The whole DGMN2-T classifier with mmcv's CUDA sampler and with the
-    PyTorch sampler, on the same weights."""
-    a = build('dgmn2', sampler='mmcv').cuda().eval()
+@needs_cuda
+@pytest.mark.parametrize('sampler', ['mmcv', 'grid_sample'])
+def test_dgmn2_samplers_agree_on_cuda(sampler):
+    """The whole DGMN2-T classifier with mmcv's CUDA sampler (or the
+    grid_sample one) and with the gather sampler, on the same weights."""
+    if sampler == 'mmcv' and not du.mmcv_available('cuda'):
+        pytest.skip('needs mmcv built with its CUDA ops')
+    a = build('dgmn2', sampler=sampler).cuda().eval()
     b = build('dgmn2', sampler='pytorch').cuda().eval()
     b.load_state_dict(a.state_dict())
     x = torch.randn(2, 3, 256, 320, device='cuda')

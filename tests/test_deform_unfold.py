@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from mogazoo.models.utils import deform_unfold as du
 from mogazoo.models.utils.deform_unfold import (DeformUnfold, deform_unfold,
+                                                deform_unfold_grid_sample,
                                                 deform_unfold_mmcv,
                                                 deform_unfold_pytorch)
 
@@ -58,10 +59,15 @@ def far_offsets(n, h, w, scale=4., seed=0, dtype=torch.float32):
 
 PATHS = [pytest.param(deform_unfold_mmcv, id='mmcv', marks=needs_mmcv),
          pytest.param(deform_unfold_pytorch, id='pytorch')]
+# every path, with the float32 tolerance of its positions: grid_sample gets
+# them as normalised coordinates, rounded once more
+ALL_PATHS = [pytest.param(deform_unfold_mmcv, 0, id='mmcv', marks=needs_mmcv),
+             pytest.param(deform_unfold_pytorch, 0, id='pytorch'),
+             pytest.param(deform_unfold_grid_sample, 1e-6, id='grid_sample')]
 
 
-@pytest.mark.parametrize('fn', PATHS)
-def test_zero_offsets_is_f_unfold(fn):
+@pytest.mark.parametrize('fn,tol', ALL_PATHS)
+def test_zero_offsets_is_f_unfold(fn, tol):
     x = torch.randn(2, 5, 6, 7)
     for stride, padding, dilation in ((1, 1, 1), (2, 1, 1), (1, 2, 2)):
         ref = F.unfold(x, 3, dilation=dilation, padding=padding,
@@ -69,11 +75,11 @@ def test_zero_offsets_is_f_unfold(fn):
         ho = (6 + 2 * padding - 2 * dilation - 1) // stride + 1
         wo = (7 + 2 * padding - 2 * dilation - 1) // stride + 1
         out = fn(x, torch.zeros(2, 18, ho, wo), 3, stride, padding, dilation)
-        torch.testing.assert_close(out, ref, rtol=0, atol=0)
+        torch.testing.assert_close(out, ref, rtol=0, atol=tol * 4)
 
 
-@pytest.mark.parametrize('fn', PATHS)
-def test_matches_the_cuda_kernel_semantics(fn):
+@pytest.mark.parametrize('fn,tol', ALL_PATHS)
+def test_matches_the_cuda_kernel_semantics(fn, tol):
     torch.manual_seed(0)
     x = torch.randn(2, 3, 5, 6, dtype=torch.float64)
     offset = far_offsets(2, 5, 6, dtype=torch.float64)
@@ -85,44 +91,56 @@ def test_matches_the_cuda_kernel_semantics(fn):
                                rtol=0, atol=1e-12)
 
 
-def test_outside_samples_are_zero():
+@pytest.mark.parametrize('fn,tol', ALL_PATHS)
+def test_outside_samples_are_zero(fn, tol):
     x = torch.randn(1, 2, 4, 4) + 10  # no value is near 0
     offset = torch.full((1, 18, 4, 4), 100.)  # every sample far outside
     offset[:, :, 1, 1] = 0.  # position (1, 1): its plain 3x3 neighbourhood
-    out = deform_unfold_pytorch(x, offset)
-    assert (out[..., [i for i in range(16) if i != 5]] == 0).all()
-    torch.testing.assert_close(out[..., 5], F.unfold(x, 3, padding=1)[..., 5])
-    if du.mmcv_available('cpu'):
-        torch.testing.assert_close(deform_unfold_mmcv(x, offset), out)
+    # position (2, 2) moved two rows up: its top row lies exactly on y = -1
+    offset[:, 0::2, 2, 2] = -2.
+    offset[:, 1::2, 2, 2] = 0.
+    out = fn(x, offset)
+    zero = [i for i in range(16) if i not in (5, 10)]
+    assert (out[..., zero] == 0).all()
+    assert (out[:, [0, 1, 2, 9, 10, 11], 10] == 0).all()
+    plain = F.unfold(x, 3, padding=1)
+    torch.testing.assert_close(out[..., 5], plain[..., 5], rtol=0,
+                               atol=tol * 20)
+    torch.testing.assert_close(out[..., 10], plain[..., 2], rtol=0,
+                               atol=tol * 20)
 
 
-@needs_mmcv
+@pytest.mark.parametrize('fn,f32_tol', [
+    pytest.param(deform_unfold_mmcv, 1e-5, id='mmcv', marks=needs_mmcv),
+    pytest.param(deform_unfold_grid_sample, 2e-5, id='grid_sample')])
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
-def test_mmcv_and_pytorch_agree_in_values_and_gradients(dtype):
+def test_paths_agree_with_gather_in_values_and_gradients(fn, f32_tol, dtype):
     torch.manual_seed(0)
     x = torch.randn(3, 8, 9, 11, dtype=dtype)
     offset = far_offsets(3, 9, 11, dtype=dtype)
     assert ((offset.abs() > 3).float().mean() > 0.3)  # reaches outside
     grad = torch.randn(3, 8 * 9, 9 * 11, dtype=dtype)
     results = []
-    for fn in (deform_unfold_mmcv, deform_unfold_pytorch):
+    for path in (fn, deform_unfold_pytorch):
         xi = x.clone().requires_grad_()
         oi = offset.clone().requires_grad_()
-        out = fn(xi, oi)
+        out = path(xi, oi)
         gx, go = torch.autograd.grad((out * grad).sum(), [xi, oi])
         results.append((out, gx, go))
     (a, gxa, goa), (b, gxb, gob) = results
     # (in float64 mmcv finds the pixel cell with floorf: a sample within
     # ~1e-7 of a pixel row/column may use the neighbouring cell; none does
     # with these inputs)
-    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    tol = f32_tol if dtype == torch.float32 else 1e-12
     torch.testing.assert_close(a, b, rtol=0, atol=tol)
     torch.testing.assert_close(gxa, gxb, rtol=0, atol=tol)
     torch.testing.assert_close(goa, gob, rtol=0, atol=10 * tol)
     assert goa.abs().max() > 1 and gxa.abs().max() > 1  # not trivially 0
 
 
-def test_pytorch_path_gradcheck():
+@pytest.mark.parametrize('fn', [deform_unfold_pytorch,
+                                deform_unfold_grid_sample])
+def test_autograd_paths_gradcheck(fn):
     torch.manual_seed(0)
     x = torch.randn(1, 2, 4, 5, dtype=torch.float64, requires_grad=True)
     # keep samples away from integer positions and the -1/H borders, where
@@ -130,7 +148,7 @@ def test_pytorch_path_gradcheck():
     offset = torch.randint(-4, 4, (1, 18, 4, 5)).double() + 0.25 + \
         torch.rand(1, 18, 4, 5, dtype=torch.float64) * 0.5
     offset.requires_grad_()
-    assert torch.autograd.gradcheck(deform_unfold_pytorch, (x, offset))
+    assert torch.autograd.gradcheck(fn, (x, offset))
 
 
 @needs_mmcv
@@ -152,13 +170,14 @@ def test_mmcv_forward_restores_cpu_threads():
     assert torch.get_num_threads() == threads
 
 
-@needs_mmcv
-def test_low_precision_on_cpu():
+@pytest.mark.parametrize('backend', [
+    pytest.param('mmcv', marks=needs_mmcv), 'grid_sample'])
+def test_low_precision_on_cpu(backend):
     x = torch.randn(1, 4, 5, 5)
     offset = far_offsets(1, 5, 5)
     ref = deform_unfold_pytorch(x, offset)
     for dtype in (torch.bfloat16, torch.float16):
-        out = deform_unfold(x.to(dtype), offset.to(dtype), backend='mmcv')
+        out = deform_unfold(x.to(dtype), offset.to(dtype), backend=backend)
         assert out.dtype == dtype
         torch.testing.assert_close(out.float(), ref, rtol=0.02, atol=0.05)
 
@@ -180,6 +199,17 @@ def test_auto_backend_falls_back_without_mmcv(monkeypatch):
         DeformUnfold(backend='mmcv')
 
 
+def test_backend_is_selected_by_name(monkeypatch):
+    calls = []
+    for name in ('mmcv', 'pytorch', 'grid_sample'):
+        monkeypatch.setattr(du, f'deform_unfold_{name}',
+                            lambda *a, name=name: calls.append(name) or 0)
+    x, offset = torch.randn(1, 2, 3, 3), torch.zeros(1, 18, 3, 3)
+    for name in ('grid_sample', 'pytorch', 'mmcv'):
+        DeformUnfold(backend=name)(x, offset)
+    assert calls == ['grid_sample', 'pytorch', 'mmcv']
+
+
 def test_auto_backend_uses_pytorch_in_onnx_export(monkeypatch):
     calls = []
     monkeypatch.setattr(du, 'deform_unfold_pytorch',
@@ -197,6 +227,11 @@ def test_bad_arguments_are_named():
         deform_unfold_pytorch(x, torch.zeros(1, 9, 4, 4))
     with pytest.raises(ValueError, match='4-D'):
         deform_unfold_pytorch(x[0], torch.zeros(1, 18, 4, 4))
+    with pytest.raises(ValueError, match='offset must have shape'):
+        deform_unfold_grid_sample(x, torch.zeros(1, 18, 3, 4))
+    with pytest.raises(ValueError, match='too small'):
+        deform_unfold_grid_sample(x[..., :1], torch.zeros(1, 18, 4, 1), 3, 1,
+                                  0)
     with pytest.raises(ValueError, match='backend'):
         deform_unfold(x, torch.zeros(1, 18, 4, 4), backend='cuda')
     with pytest.raises(ValueError, match='backend'):

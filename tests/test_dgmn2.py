@@ -18,7 +18,7 @@ import mogazoo.models.backbones.dgmn2  # noqa: F401  (registers DGMN2)
 from mogazoo.converters.common import load_official_state_dict
 from mogazoo.converters.dgmn2 import convert_dgmn2
 from mogazoo.engine.hooks import DropPathWarmupHook
-from mogazoo.models.backbones.dgmn2 import DGMN2
+from mogazoo.models.backbones.dgmn2 import DGMN2, DGMN2Attention
 from mogazoo.models.utils import deform_unfold as du
 from mogazoo.utils import load_config
 
@@ -239,7 +239,7 @@ def official_attention(attn, x, H, W, dense=False):
     return attn.proj(x)
 
 
-@pytest.mark.parametrize('sampler', ['mmcv', 'pytorch'])
+@pytest.mark.parametrize('sampler', ['mmcv', 'pytorch', 'grid_sample'])
 @pytest.mark.parametrize('hw,dense', [((14, 14), False), ((14, 14), True),
                                       ((9, 17), True), ((20, 6), True)])
 def test_attention_equals_official_algorithm(sampler, hw, dense):
@@ -267,17 +267,23 @@ def test_position_tables_resized_only_off_their_size():
         pos.rel_width[None, None], size=(48, 64), mode='bilinear')[0, 0])
 
 
-def test_sampler_is_selectable_and_paths_agree():
+@pytest.mark.parametrize('sampler', ['mmcv', 'grid_sample'])
+def test_sampler_is_selectable_and_paths_agree(sampler):
     torch.manual_seed(0)
     a = DGMN2('tiny', sampler='pytorch', out_indices=(0, 3)).eval()
-    assert {m.backend for m in a.modules()
-            if isinstance(m, du.DeformUnfold)} == {'pytorch'}
-    if not du.mmcv_available('cpu'):
+    if sampler == 'mmcv' and not du.mmcv_available('cpu'):
         pytest.skip('mmcv compiled ops missing')
-    b = DGMN2('tiny', sampler='mmcv', out_indices=(0, 3)).eval()
+    b = DGMN2('tiny', sampler=sampler, out_indices=(0, 3)).eval()
+    for model, name in ((a, 'pytorch'), (b, sampler)):
+        assert {m.backend for m in model.modules()
+                if isinstance(m, du.DeformUnfold)} == {name}
     b.load_state_dict(a.state_dict())
-    x = torch.randn(1, 3, 80, 112)
-    with torch.no_grad():
+    with torch.no_grad():  # offsets of several pixels, reaching outside
+        for m in a.modules():
+            if isinstance(m, DGMN2Attention):
+                m.conv_offset.weight.normal_(0, 0.3)
+        b.load_state_dict(a.state_dict())
+        x = torch.randn(1, 3, 80, 112)
         for u, v in zip(a(x), b(x)):
             torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-5)
 

@@ -1,10 +1,10 @@
-"""Inference throughput and peak memory of the model of a classification
-config.
+"""Inference (or training) throughput and peak memory of the model of a
+classification config.
 
     python tools/analysis_tools/benchmark.py CONFIG [--batch-size 32]
         [--shape H [W]] [--device auto|cpu|cuda] [--amp] [--channels-last]
-        [--compile] [--deploy] [--warmup 3] [--iters 10] [--threads N]
-        [--cfg-options k=v ...]
+        [--compile] [--deploy] [--train] [--warmup 3] [--iters 10]
+        [--threads N] [--cfg-options k=v ...]
 
 The model of CONFIG is built with random weights (speed does not depend on
 them) and run in eval mode under ``torch.inference_mode`` on random images of
@@ -15,7 +15,9 @@ second over the timed iterations and the peak memory as
 torch on a GPU, the peak resident set size of the process on the CPU.
 ``--amp`` autocasts to float16 on a GPU and to bfloat16 on the CPU;
 ``--deploy`` times the deploy form (``switch_to_deploy()``, e.g. FasterViT's
-cached position biases).
+cached position biases). ``--train`` times training steps instead: the model
+in train mode, cross-entropy on random labels, backward and an AdamW step
+(with a gradient scaler under float16 autocast).
 """
 import argparse
 import os.path as osp
@@ -26,6 +28,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
@@ -74,14 +77,16 @@ def resolve_device(device):
 
 
 def benchmark(model, inputs, device='cpu', amp=False, channels_last=False,
-              compile=False, warmup=3, iters=10):
-    """Time ``model(inputs)`` in eval mode under inference mode.
+              compile=False, warmup=3, iters=10, train=False):
+    """Time ``model(inputs)`` in eval mode under inference mode, or with
+    ``train=True`` whole training steps (train mode, cross-entropy of the
+    flattened output against random labels, backward, AdamW step).
 
     Returns:
         dict: ``images_per_sec``, ``seconds`` (of the timed iterations),
         ``batch_size``, ``iters`` and ``peak_mem_mb``.
     """
-    model = model.to(device).eval()
+    model = model.to(device).train(train)
     inputs = inputs.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -92,14 +97,42 @@ def benchmark(model, inputs, device='cpu', amp=False, channels_last=False,
     sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
     if device == 'cuda':
         torch.cuda.reset_peak_memory_stats()
-    with torch.inference_mode(), torch.autocast(
-            device_type=device, dtype=dtype, enabled=amp):
+    autocast = torch.autocast(device_type=device, dtype=dtype, enabled=amp)
+    if train:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        scaler = torch.amp.GradScaler(
+            device, enabled=amp and dtype == torch.float16)
+        labels = None
+
+        def run():
+            nonlocal labels
+            with autocast:
+                out = model(inputs)
+            out = out[-1] if isinstance(out, (tuple, list)) else out
+            out = out.float().flatten(1)
+            if labels is None:
+                labels = torch.randint(out.shape[1], (len(out), ),
+                                       device=out.device)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(F.cross_entropy(out, labels)).backward()
+            scaler.step(optimizer)
+            scaler.update()
+
+        context = torch.enable_grad()
+    else:
+
+        def run():
+            with autocast:
+                model(inputs)
+
+        context = torch.inference_mode()
+    with context:
         for _ in range(warmup):
-            model(inputs)
+            run()
         sync()
         start = time.perf_counter()
         for _ in range(iters):
-            model(inputs)
+            run()
         sync()
         seconds = time.perf_counter() - start
     return dict(
@@ -131,6 +164,8 @@ def parse_args(argv=None):
                         help='torch.compile the model')
     parser.add_argument('--deploy', action='store_true',
                         help='switch_to_deploy() first (FasterViT)')
+    parser.add_argument('--train', action='store_true',
+                        help='time training steps (forward, backward, AdamW)')
     parser.add_argument('--warmup', type=int, default=3,
                         help='untimed iterations first')
     parser.add_argument('--iters', type=int, default=10,
@@ -141,6 +176,9 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.shape is not None and len(args.shape) not in (1, 2):
         parser.error('--shape takes H or H W')
+    if args.train and args.deploy:
+        parser.error('--deploy is an inference form; it cannot be timed '
+                     'with --train')
     if args.batch_size < 1 or args.iters < 1 or args.warmup < 0:
         parser.error('--batch-size and --iters must be >= 1, --warmup >= 0')
     return args
@@ -167,7 +205,7 @@ def main(argv=None):
             sys.exit(f'benchmark: error: --deploy: {exc}')
     inputs = torch.randn(args.batch_size, 3, *shape)
     res = benchmark(model, inputs, device, args.amp, args.channels_last,
-                    args.compile, args.warmup, args.iters)
+                    args.compile, args.warmup, args.iters, args.train)
     where = device if device == 'cuda' else \
         f'cpu ({torch.get_num_threads()} threads)'
     print(f'Config: {args.config}\n'
@@ -176,7 +214,8 @@ def main(argv=None):
           f'{"on" if args.channels_last else "off"}, compile '
           f'{"on" if args.compile else "off"}, deploy '
           f'{"on" if args.deploy else "off"}, {args.iters} timed '
-          f'iterations after {args.warmup}\n'
+          f'{"training steps" if args.train else "iterations"} after '
+          f'{args.warmup}\n'
           f'Images/s: {res["images_per_sec"]:.2f}\n'
           f'Peak memory: {res["peak_mem_mb"]:.0f} MiB')
     return res
