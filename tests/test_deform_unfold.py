@@ -57,16 +57,14 @@ def far_offsets(n, h, w, scale=4., seed=0, dtype=torch.float32):
     return torch.randn(n, 18, h, w, generator=g, dtype=dtype) * scale
 
 
-PATHS = [pytest.param(deform_unfold_mmcv, id='mmcv', marks=needs_mmcv),
-         pytest.param(deform_unfold_pytorch, id='pytorch')]
 # every path, with the float32 tolerance of its positions: grid_sample gets
 # them as normalised coordinates, rounded once more
-ALL_PATHS = [pytest.param(deform_unfold_mmcv, 0, id='mmcv', marks=needs_mmcv),
-             pytest.param(deform_unfold_pytorch, 0, id='pytorch'),
-             pytest.param(deform_unfold_grid_sample, 1e-6, id='grid_sample')]
+PATHS = [pytest.param(deform_unfold_mmcv, 0, id='mmcv', marks=needs_mmcv),
+         pytest.param(deform_unfold_pytorch, 0, id='pytorch'),
+         pytest.param(deform_unfold_grid_sample, 1e-6, id='grid_sample')]
 
 
-@pytest.mark.parametrize('fn,tol', ALL_PATHS)
+@pytest.mark.parametrize('fn,tol', PATHS)
 def test_zero_offsets_is_f_unfold(fn, tol):
     x = torch.randn(2, 5, 6, 7)
     for stride, padding, dilation in ((1, 1, 1), (2, 1, 1), (1, 2, 2)):
@@ -78,7 +76,7 @@ def test_zero_offsets_is_f_unfold(fn, tol):
         torch.testing.assert_close(out, ref, rtol=0, atol=tol * 4)
 
 
-@pytest.mark.parametrize('fn,tol', ALL_PATHS)
+@pytest.mark.parametrize('fn,tol', PATHS)
 def test_matches_the_cuda_kernel_semantics(fn, tol):
     torch.manual_seed(0)
     x = torch.randn(2, 3, 5, 6, dtype=torch.float64)
@@ -91,7 +89,7 @@ def test_matches_the_cuda_kernel_semantics(fn, tol):
                                rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize('fn,tol', ALL_PATHS)
+@pytest.mark.parametrize('fn,tol', PATHS)
 def test_outside_samples_are_zero(fn, tol):
     x = torch.randn(1, 2, 4, 4) + 10  # no value is near 0
     offset = torch.full((1, 18, 4, 4), 100.)  # every sample far outside

@@ -3,8 +3,8 @@
 DGMN2 (fudan-zvg/DGMN2) gathers, for every output position, the values of
 ``kh * kw`` neighbours displaced by predicted offsets with its own CUDA-only
 ``DeformUnfold`` kernel (``dcn/src/deform_conv_cuda_kernel.cu``,
-``deformable_im2col_gpu_kernel``). Its semantics, which both paths below
-follow:
+``deformable_im2col_gpu_kernel``). Its semantics, which every path below
+follows:
 
 * output position ``(h, w)``, kernel point ``k = i * kw + j`` (row-major) is
   sampled at ``(h * sh - ph + i * dh + offset[:, 2k, h, w],
@@ -17,7 +17,7 @@ follow:
   ``out[n, c * kh * kw + k, h * Wo + w]``;
 * the offsets are shared by all channels (one deformable group).
 
-Two implementations:
+Three implementations:
 
 * ``'mmcv'``: mmcv's compiled modulated deformable convolution
   (``mmcv.ops.modulated_deform_conv2d``, CPU and CUDA) with an all-ones mask
