@@ -1,11 +1,12 @@
 """Converters from official checkpoints to mogazoo (mmpretrain) layouts."""
 from .common import (converter_main, load_official_state_dict,
-                     save_mmengine_checkpoint)
+                     save_mmengine_checkpoint, select_state_dict)
 from .dgmn2 import convert_dgmn2
 from .fastervit import convert_fastervit
 from .moganet import convert_moganet
 
 __all__ = [
     'convert_dgmn2', 'convert_fastervit', 'convert_moganet', 'converter_main',
-    'load_official_state_dict', 'save_mmengine_checkpoint'
+    'load_official_state_dict', 'save_mmengine_checkpoint',
+    'select_state_dict'
 ]

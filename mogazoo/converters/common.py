@@ -38,12 +38,30 @@ def load_official_state_dict(path, ema=False, trust_file=False):
         raise RuntimeError(
             f'Cannot read checkpoint {path} (truncated or corrupt?): '
             f'{type(exc).__name__}: {exc}') from exc
+    return select_state_dict(ckpt, ema, path)
+
+
+def select_state_dict(ckpt, ema=False, source='checkpoint'):
+    """The state dict of a loaded official checkpoint, as the converter
+    tools pick it: ``state_dict_ema`` with ``ema=True``, else the first of
+    ``state_dict`` / ``model`` / ``module`` that is a dict, else ``ckpt``
+    itself (a bare state dict); ``module.`` prefixes stripped.
+
+    Args:
+        ckpt (object): What ``torch.load`` returned.
+        ema (bool): Pick ``state_dict_ema``. Defaults to False.
+        source (str): The file, for messages. Defaults to 'checkpoint'.
+
+    Raises:
+        RuntimeError: ``ckpt`` holds no state dict of tensors.
+        KeyError: ``ema=True`` but there is no ``state_dict_ema``.
+    """
     if not isinstance(ckpt, dict):
-        raise RuntimeError(f'{path} holds a {type(ckpt).__name__}, '
+        raise RuntimeError(f'{source} holds a {type(ckpt).__name__}, '
                            'not a checkpoint dict')
     if ema:
         if 'state_dict_ema' not in ckpt:
-            raise KeyError(f'--ema given but {path} has no state_dict_ema '
+            raise KeyError(f'--ema given but {source} has no state_dict_ema '
                            f'(keys: {sorted(ckpt)[:10]})')
         state_dict = ckpt['state_dict_ema']
     else:
@@ -52,7 +70,7 @@ def load_official_state_dict(path, ema=False, trust_file=False):
             ckpt)
     if not state_dict or not all(
             isinstance(v, torch.Tensor) for v in state_dict.values()):
-        raise RuntimeError(f'{path} does not hold a state dict of tensors '
+        raise RuntimeError(f'{source} does not hold a state dict of tensors '
                            f'(top-level keys: {sorted(ckpt)[:10]})')
     return OrderedDict(
         (k[len('module.'):] if k.startswith('module.') else k, v)
