@@ -66,7 +66,7 @@ def test_head_only_keeps_the_backbone_bit_identical(root, digits_subset,
     assert_equal(rec.after, ref, keys)
     assert not any(p.requires_grad
                    for p in runner.model.backbone.parameters())
-    assert f'load backbone in model from: {ckpt}' in log
+    assert f'MogaNet: 703 of 703 tensors loaded from {ckpt}' in log
 
 
 def test_freeze_first_two_stages_with_load_from(root, digits_subset,
@@ -83,7 +83,7 @@ def test_freeze_first_two_stages_with_load_from(root, digits_subset,
     changed = [k for k in trained if not torch.equal(rec.after[k], ref[k])]
     assert len(changed) > 0.9 * len(trained)
     # the 1000-class head does not fit 10 classes: skipped with a message
-    assert ('not loaded, the head keeps its fresh initialisation: '
+    assert ('are not loaded (they keep their fresh initialisation): '
             'head.fc.weight (1000, 192) -> (10, 192)') in log
 
 

@@ -1,6 +1,9 @@
 """Evaluate a checkpoint with mmengine's Runner.
 
 Works for mogazoo's classification configs and for mmdet / mmseg configs.
+The checkpoint must fit the model exactly (an official MogaNet / FasterViT /
+DGMN2 file is converted in memory); otherwise the tool stops with a summary
+of what differs and a non-zero exit.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
         [--cfg-options k=v ...] [--launcher pytorch]
@@ -12,6 +15,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mogazoo.utils import check_checkpoint  # noqa: E402
+from mogazoo.utils.checkpoint_fit import CheckpointMismatchError  # noqa: E402
 from tools._common import (build_runner, parse_common_args,  # noqa: E402
                            prepare_cfg)
 
@@ -43,8 +47,10 @@ def main():
         runner = build_runner(cfg)
     except (FileNotFoundError, KeyError, RuntimeError, ValueError) as exc:
         sys.exit(f'test.py: error: {exc}')
-    metrics = runner.test()
-    return metrics
+    try:
+        return runner.test()
+    except CheckpointMismatchError as exc:
+        sys.exit(f'test.py: error: {exc}')
 
 
 if __name__ == '__main__':

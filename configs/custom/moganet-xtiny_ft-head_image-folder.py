@@ -52,7 +52,4 @@ val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=64)
 default_hooks = dict(logger=dict(interval=10))
-# stops at once, saying what to set, when num_classes is not the number of
-# class folders
-custom_hooks = [dict(type='ThroughputHook'), dict(type='NumClassCheckHook')]
 randomness = dict(seed=0)

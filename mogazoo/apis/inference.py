@@ -15,9 +15,10 @@ import torch
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import _load_checkpoint
 
 from mogazoo.utils import check_checkpoint, load_config
+from mogazoo.utils.checkpoint_fit import check_fit
 
 #: The ``configs`` folder of the source tree that holds mogazoo's configs.
 CONFIG_DIR = osp.join(
@@ -123,7 +124,9 @@ def get_model(name_or_config: str,
             ``'moganet-xtiny_1xb64_digits'``, see :func:`list_models`) or a
             config file path.
         checkpoint (str, optional): Checkpoint to load (strictly: keys and
-            shapes must match). None keeps the weights the model is built
+            shapes must match, else :class:`CheckpointMismatchError` says
+            how they differ; an official MogaNet / FasterViT / DGMN2 file is
+            converted in memory). None keeps the weights the model is built
             with. Defaults to None.
         device (str | torch.device): Device of the model. Defaults to 'cpu'.
         **cfg_options: Merged into the config first, as ``--cfg-options``:
@@ -147,12 +150,12 @@ def get_model(name_or_config: str,
         model = revert_sync_batchnorm(model)
     meta = {}
     if checkpoint is not None:
-        try:
-            ckpt = load_checkpoint(model, checkpoint, map_location='cpu',
-                                   strict=True, logger='silent')
-        except RuntimeError as exc:
-            raise RuntimeError(f'Checkpoint {checkpoint} does not fit the '
-                               f'model of {name_or_config}: {exc}') from exc
+        ckpt = _load_checkpoint(checkpoint, map_location='cpu',
+                                logger='silent')
+        state = ckpt.get('state_dict', ckpt)
+        model.load_state_dict(
+            check_fit(model.state_dict(), state, 'strict', checkpoint,
+                      f'the model of {name_or_config}'))
         meta = ckpt.get('meta') or {}
     classes = (meta.get('dataset_meta') or {}).get('classes') or meta.get(
         'CLASSES') or dataset_classes(cfg)

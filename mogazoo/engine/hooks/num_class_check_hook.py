@@ -1,8 +1,5 @@
 """A hook that checks the classifier head against the dataset's classes."""
-import logging
-
 from mmengine.hooks import Hook
-from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
@@ -16,10 +13,13 @@ class NumClassCheckHook(Hook):
       which numbers to set, instead of a late "target out of bounds" or a
       model with classes it never sees; and when the val dataset names other
       classes than the training dataset.
-    - When a checkpoint is loaded (``load_from``), drops its ``head.*``
-      tensors whose shapes do not fit the model (a 1000-class ImageNet head
-      for a 10-class dataset), logging that the head keeps its fresh
-      initialisation, instead of mmengine's "size mismatch" printout.
+    - Stops as well when the data preprocessor's ``num_classes`` (the
+      one-hot width of Mixup / CutMix targets) differs from the head's.
+
+    A checkpoint whose head has another class count is handled by
+    :class:`CheckpointFitHook`: dropped when fine-tuning, refused when
+    evaluating. Every config gets this hook through
+    ``_base_/default_runtime.py`` (``default_hooks.num_class_check``).
     """
 
     def _check(self, runner, loaders):
@@ -50,26 +50,14 @@ class NumClassCheckHook(Hook):
                 raise ValueError(
                     f'The {name} dataset names other classes than the '
                     f'{reference[0]} dataset: {shown} vs {reference[1][:10]}')
-
-    def after_load_checkpoint(self, runner, checkpoint):
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        state = checkpoint.get('state_dict', checkpoint)
-        own = model.state_dict()
-        dropped = []
-        for key in list(state):
-            name = key[len('module.'):] if key.startswith('module.') else key
-            if name.startswith('head.') and name in own and \
-                    state[key].shape != own[name].shape:
-                dropped.append(f'{name} {tuple(state.pop(key).shape)} -> '
-                               f'{tuple(own[name].shape)}')
-        if dropped:
-            print_log(
-                'The head of the checkpoint does not fit this model '
-                f'(num_classes={getattr(model.head, "num_classes", "?")}): '
-                f'not loaded, the head keeps its fresh initialisation: '
-                f'{", ".join(dropped)}', logger='current',
-                level=logging.WARNING)
+        preprocessor = getattr(getattr(model, 'data_preprocessor', None),
+                               'num_classes', None)
+        if None not in (num_classes, preprocessor) and \
+                preprocessor != num_classes:
+            raise ValueError(
+                f'data_preprocessor.num_classes is {preprocessor} but '
+                f'model.head.num_classes is {num_classes}: set both to the '
+                'number of classes of the dataset')
 
     def before_train(self, runner):
         self._check(runner, ('train_dataloader', 'val_dataloader'))

@@ -24,7 +24,8 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.registry import MODELS
 
-from ..utils import FreezeStagesMixin, parse_out_indices
+from ..utils import (FreezeStagesMixin, checked_pretrained,
+                     parse_out_indices)
 from ..utils.deform_unfold import BACKENDS, DeformUnfold
 
 NUM_SAMPLES = 9  # a 3x3 neighbourhood per token
@@ -479,17 +480,18 @@ class DGMN2(FreezeStagesMixin, BaseModule):
         bias, LayerNorms 1 and 0; convs, BNs and the relative position
         tables (normal, std ``head_dims ** -0.5``) keep their construction
         values."""
-        if self.init_cfg is not None:
-            super().init_weights()
-            return
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=.02)
-                if m.bias is not None:
+        with checked_pretrained(self):
+            if self.init_cfg is not None:
+                super().init_weights()
+                return
+            for m in self.modules():
+                if isinstance(m, nn.Linear):
+                    trunc_normal_(m.weight, std=.02)
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+                elif isinstance(m, nn.LayerNorm):
+                    nn.init.ones_(m.weight)
                     nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
 
     def set_drop_path_rate(self, drop_path_rate):
         """Reset the stochastic depth rates (linear over the blocks up to

@@ -28,7 +28,8 @@ from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils import FreezeStagesMixin, parse_out_indices
+from ..utils import (FreezeStagesMixin, checked_pretrained,
+                     parse_out_indices)
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -925,17 +926,18 @@ class FasterViT(FreezeStagesMixin, BaseModule):
         """Load ``init_cfg`` weights if given, else initialize as the
         official code does (linear layers: truncated normal with std 0.02
         and zero bias; norms: 1 and 0; convs: PyTorch's default)."""
-        if self.init_cfg is not None:
-            super().init_weights()
-            return
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=.02)
-                if m.bias is not None:
+        with checked_pretrained(self):
+            if self.init_cfg is not None:
+                super().init_weights()
+                return
+            for m in self.modules():
+                if isinstance(m, nn.Linear):
+                    trunc_normal_(m.weight, std=.02)
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+                elif isinstance(m, (_BatchNorm, nn.LayerNorm)):
+                    nn.init.ones_(m.weight)
                     nn.init.zeros_(m.bias)
-            elif isinstance(m, (_BatchNorm, nn.LayerNorm)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
 
     def forward(self, x):
         outs = []

@@ -18,7 +18,8 @@ from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils import ElementScale, FreezeStagesMixin, parse_out_indices
+from ..utils import (ElementScale, FreezeStagesMixin, checked_pretrained,
+                     parse_out_indices)
 
 
 class ChannelAggregationFFN(BaseModule):
@@ -427,23 +428,24 @@ class MogaNet(FreezeStagesMixin, BaseModule):
         """Load ``init_cfg`` weights if given, else initialize as the
         official code does (conv: normal with std sqrt(2 / fan_out) where
         fan_out counts groups; norms: 1 and 0)."""
-        if self.init_cfg is not None:
-            super().init_weights()
-            return
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                fan_out = m.kernel_size[0] * m.kernel_size[1] * \
-                    m.out_channels // m.groups
-                nn.init.normal_(m.weight, 0, math.sqrt(2.0 / fan_out))
-                if m.bias is not None:
+        with checked_pretrained(self):
+            if self.init_cfg is not None:
+                super().init_weights()
+                return
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    fan_out = m.kernel_size[0] * m.kernel_size[1] * \
+                        m.out_channels // m.groups
+                    nn.init.normal_(m.weight, 0, math.sqrt(2.0 / fan_out))
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+                elif isinstance(m, (_BatchNorm, nn.GroupNorm, nn.LayerNorm)):
+                    nn.init.ones_(m.weight)
                     nn.init.zeros_(m.bias)
-            elif isinstance(m, (_BatchNorm, nn.GroupNorm, nn.LayerNorm)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+                elif isinstance(m, nn.Linear):
+                    trunc_normal_(m.weight, std=.02)
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
 
     def forward(self, x):
         outs = []
@@ -478,4 +480,3 @@ class MogaNet(FreezeStagesMixin, BaseModule):
         if name[0] == 'norms':
             return sum(self.depths[:int(name[1]) + 1]), num_layers
         return num_layers - 1, num_layers
-

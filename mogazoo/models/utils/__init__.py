@@ -1,5 +1,9 @@
 from .freeze import FreezeStagesMixin
 from .layers import ElementScale
 from .misc import parse_out_indices
+from .pretrained import CheckedPretrainedInit, checked_pretrained
 
-__all__ = ['ElementScale', 'FreezeStagesMixin', 'parse_out_indices']
+__all__ = [
+    'CheckedPretrainedInit', 'ElementScale', 'FreezeStagesMixin',
+    'checked_pretrained', 'parse_out_indices'
+]

@@ -1,0 +1,157 @@
+"""Official checkpoints recognised wherever a checkpoint is loaded.
+
+The official MogaNet, FasterViT and DGMN2 checkpoints use their own key
+names. Loaded as they are (``load_from``, ``init_cfg=dict(type='Pretrained')``,
+``mmpretrain.get_model(..., pretrained=...)``, the inferencers,
+``mogazoo.get_model``) mmengine would only log "missing keys" and go on with
+a random network. :func:`install_checkpoint_loaders` puts mogazoo in front of
+mmengine's :class:`~mmengine.runner.CheckpointLoader` (local files and
+http(s) URLs), so that every one of those paths sees
+:func:`convert_if_official`'s result: an official checkpoint converted in
+memory by the same converter ``tools/model_converters`` runs (equal to
+converting with the tool first), or an error that names the converter
+command where that cannot be done.
+"""
+import os.path as osp
+import re
+from collections import OrderedDict
+
+from mmengine.logging import print_log
+
+from .common import select_state_dict
+from .dgmn2 import convert_dgmn2
+from .fastervit import convert_fastervit
+from .moganet import convert_moganet
+
+#: family: (key pattern of the official layout, converter, tool script)
+OFFICIAL_LAYOUTS = OrderedDict(
+    MogaNet=(re.compile(r'^(patch_embed1\.projection|blocks1)\.'),
+             convert_moganet, 'moganet_to_mogazoo.py'),
+    FasterViT=(re.compile(r'^(patch_embed\.conv_down|levels\.\d+)\.'),
+               convert_fastervit, 'fastervit_to_mogazoo.py'),
+    DGMN2=(re.compile(r'^(patch_embed1\.conv1|block1)\.'), convert_dgmn2,
+           'dgmn2_to_mogazoo.py'),
+)
+_DONE = False
+
+
+def tool_command(family: str, src: str = 'SRC', dst: str = 'DST') -> str:
+    """The command line that converts an official ``family`` checkpoint."""
+    script = OFFICIAL_LAYOUTS[family][2]
+    return f'python tools/model_converters/{script} {src} {dst}'
+
+
+def detect_official(state_dict) -> str:
+    """The family whose official layout ``state_dict`` has, or ''.
+
+    Args:
+        state_dict (Mapping): A state dict (``module.`` prefixes allowed).
+    """
+    keys = [k[len('module.'):] if k.startswith('module.') else k
+            for k in state_dict]
+    for family, (pattern, _, _) in OFFICIAL_LAYOUTS.items():
+        if any(pattern.match(k) for k in keys):
+            return family
+    return ''
+
+
+def _state_dict_of(checkpoint):
+    """The tensor dict a loaded checkpoint most likely holds, for
+    detection only (the conversion itself picks as the tools do)."""
+    if not isinstance(checkpoint, dict):
+        return {}
+    for key in ('state_dict', 'model', 'module', 'state_dict_ema'):
+        if isinstance(checkpoint.get(key), dict):
+            return checkpoint[key]
+    return checkpoint
+
+
+def convert_if_official(checkpoint, source: str = 'checkpoint'):
+    """Convert a loaded checkpoint in an official layout; return any other
+    checkpoint unchanged.
+
+    An official checkpoint (``state_dict`` / ``state_dict_ema`` / ``model``
+    / ``module`` / bare, as the official repositories release them) becomes
+    ``{'meta': {...}, 'state_dict': ...}`` exactly as the converter tool
+    writes it without ``--ema`` (the ``state_dict`` weights), and one line
+    is logged. An official *detection or segmentation* checkpoint
+    (``backbone.blocks1.*`` and the like) is refused: no converter exists
+    for those yet.
+
+    Args:
+        checkpoint (object): What ``torch.load`` returned.
+        source (str): The file or URL, for messages. Defaults to
+            'checkpoint'.
+
+    Raises:
+        RuntimeError: An official checkpoint that cannot be converted; the
+            message names the converter command.
+    """
+    state = _state_dict_of(checkpoint)
+    family = detect_official(state)
+    if not family:
+        inner = OrderedDict(
+            (k[len('backbone.'):], v) for k, v in state.items()
+            if isinstance(k, str) and k.startswith('backbone.'))
+        downstream = detect_official(inner)
+        if downstream:
+            raise RuntimeError(
+                f'{source} looks like an official {downstream} detection / '
+                'segmentation checkpoint (backbone.* in the official '
+                'layout); mogazoo has no converter for it. Start from the '
+                f'ImageNet checkpoint converted with '
+                f'{tool_command(downstream, source)}')
+        return checkpoint
+    _, convert, script = OFFICIAL_LAYOUTS[family]
+    command = tool_command(family, source)
+    try:
+        converted = convert(select_state_dict(checkpoint, source=source))
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise RuntimeError(
+            f'{source} is in the official {family} layout but cannot be '
+            f'converted ({exc}); convert it with {command} and check the '
+            'output') from exc
+    extra = ' (it also holds state_dict_ema: convert with --ema to use ' \
+        'the EMA weights)' if 'state_dict_ema' in checkpoint and \
+        'state_dict' in checkpoint else ''
+    print_log(
+        f'{source}: official {family} checkpoint, converted in memory '
+        f'({len(converted)} tensors) as {command} would{extra}',
+        logger='current')
+    return dict(
+        meta=dict(source=osp.basename(str(source)), ema=False,
+                  converter=script, converted_in_memory=True),
+        state_dict=converted)
+
+
+def install_checkpoint_loaders() -> None:
+    """Route mmengine's local-file and http(s) checkpoint loaders through
+    :func:`convert_if_official`. Idempotent.
+
+    Local files are read with :func:`mogazoo.utils.safe_load.load_torch_file`
+    (``weights_only``, the ``argparse.Namespace`` of official training
+    arguments allowed, clear errors for refused files).
+    """
+    global _DONE
+    if _DONE:
+        return
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    from mogazoo.utils.safe_load import load_torch_file
+
+    def load_from_local(filename, map_location):
+        filename = osp.expanduser(filename)
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'Checkpoint not found: {filename}')
+        return convert_if_official(
+            load_torch_file(filename, map_location=map_location), filename)
+
+    CheckpointLoader.register_scheme('', load_from_local, force=True)
+    http = CheckpointLoader._get_checkpoint_loader('https://')
+
+    def load_from_http(filename, map_location):
+        return convert_if_official(http(filename, map_location), filename)
+
+    CheckpointLoader.register_scheme(('http://', 'https://'), load_from_http,
+                                     force=True)
+    _DONE = True

@@ -1,0 +1,356 @@
+"""No silent wrong answers at the seams (issue "No silent wrong answers"):
+official checkpoints on every load path, strict evaluation, config mistakes
+caught before the first iteration."""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.runner import save_checkpoint
+from mmpretrain.registry import MODELS
+
+import mogazoo
+from mogazoo.utils import load_config
+from mogazoo.utils.checkpoint_fit import CheckpointMismatchError
+from mogazoo.utils.config_checks import check_resume, check_schedule
+from runner_utils import RecordHook, tiny_cfg
+from tools._common import build_runner
+
+DIGITS = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
+FREEZE2 = 'configs/custom/moganet-xtiny_ft-freeze2_image-folder.py'
+FAMILIES = {
+    # family: (config, module of tests holding official_key, layout, size)
+    'MogaNet': ('configs/moganet/moganet-xtiny_8xb128_in1k.py',
+                'test_converter', 'timm', 64),
+    'FasterViT': ('configs/fastervit/fastervit-0_32xb128_in1k.py',
+                  'test_fastervit', 'bare', 64),
+    'DGMN2': ('configs/dgmn2/dgmn2-tiny_8xb128_in1k.py', 'test_dgmn2',
+              'deit', 64),
+}
+CONVERTERS = {'MogaNet': 'moganet', 'FasterViT': 'fastervit',
+              'DGMN2': 'dgmn2'}
+
+
+def build(config, **options):
+    cfg = load_config(config, options)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model.eval()
+
+
+def official_checkpoint(family, model, path, seed=1):
+    """Write ``model``'s weights, moved away from their initial values, as
+    the official repository releases them: official key names (mapped by
+    the family's test module, independently of the converter), derived
+    buffers, training ``args`` as an ``argparse.Namespace`` and the
+    family's layout (timm's state_dict + state_dict_ema with ``module.``,
+    DeiT's ``model``, or a bare dict)."""
+    tests = __import__(FAMILIES[family][1])
+    template = tests.official_state_dict(model)  # keys + derived buffers
+    g = torch.Generator().manual_seed(seed)
+    state = dict(template)
+    for key, value in model.state_dict().items():
+        if value.is_floating_point():
+            value = value + 0.02 * torch.randn(value.shape, generator=g)
+            value = value.abs() if key.endswith('running_var') else value
+        state[tests.official_key(key)] = value
+    for key in template:  # FasterViT's second name of one conv
+        alias = re.match(r'(.*global_tokenizer\.)to_global_feature\.pos\.'
+                         r'(\w+)$', key)
+        if alias:
+            state[key] = state[f'{alias[1]}pos_embed.{alias[2]}']
+    args = argparse.Namespace(model=family.lower(), lr=1e-3, epochs=300)
+    layout = FAMILIES[family][2]
+    if layout == 'timm':
+        ckpt = {'state_dict': {f'module.{k}': v for k, v in state.items()},
+                'state_dict_ema': {k: v * 0 for k, v in state.items()},
+                'args': args, 'epoch': 299}
+    elif layout == 'deit':
+        ckpt = {'model': state, 'args': args, 'epoch': 299,
+                'optimizer': {'state': {}}}
+    else:
+        ckpt = state
+    torch.save(ckpt, path)
+    return str(path)
+
+
+def convert_with_tool(family, src, dst):
+    """What tools/model_converters/<family>_to_mogazoo.py SRC DST runs."""
+    from mogazoo import converters
+    name = CONVERTERS[family]
+    converters.converter_main(f'{name}_to_mogazoo',
+                              getattr(converters, f'convert_{name}'), '',
+                              argv=[src, str(dst)])
+    return str(dst)
+
+
+@pytest.fixture(scope='module')
+def official(tmp_path_factory, root):
+    """Per family: the config, an official file and the tool's output."""
+    out = {}
+    tmp = tmp_path_factory.mktemp('official')
+    for family, (config, _, _, _) in FAMILIES.items():
+        model = build(f'{root}/{config}')
+        src = official_checkpoint(family, model, tmp / f'{family}.pth')
+        dst = convert_with_tool(family, src, tmp / f'{family}_conv.pth')
+        out[family] = (f'{root}/{config}', src, dst)
+    return out
+
+
+def logits(model, size):
+    torch.manual_seed(0)
+    with torch.no_grad():
+        return model(torch.randn(2, 3, size, size), mode='tensor')
+
+
+# ------------------------------------------------ official checkpoints
+
+
+@pytest.mark.parametrize('family', list(FAMILIES))
+def test_official_checkpoint_converted_in_memory(family, official):
+    config, src, dst = official[family]
+    size = FAMILIES[family][3]
+    ref = logits(mogazoo.get_model(config, dst), size)
+    assert torch.isfinite(ref).all()
+    # mogazoo.get_model and mmpretrain.get_model(pretrained=)
+    got = logits(mogazoo.get_model(config, src), size)
+    assert torch.equal(got, ref)
+    import mmpretrain
+    got = logits(mmpretrain.get_model(config, pretrained=src).eval(), size)
+    assert torch.equal(got, ref)
+    # init_cfg Pretrained on the backbone, with and without prefix
+    ref_state = mogazoo.get_model(config, dst).backbone.state_dict()
+    for prefix in ('backbone.', None):
+        init_cfg = dict(type='Pretrained', checkpoint=src)
+        if prefix:
+            init_cfg['prefix'] = prefix
+        model = build(config, **{'model.backbone.init_cfg': init_cfg})
+        for key, value in ref_state.items():
+            assert torch.equal(model.backbone.state_dict()[key], value), key
+
+
+def test_inferencer_with_official_checkpoint(official, root):
+    from mmpretrain import ImageClassificationInferencer
+    config, src, dst = official['MogaNet']
+    ref = mogazoo.get_model(config, dst)
+    inferencer = ImageClassificationInferencer(config, pretrained=src)
+    for key, value in ref.state_dict().items():
+        assert torch.equal(inferencer.model.state_dict()[key], value), key
+
+
+def test_load_from_official_checkpoint_in_finetuning(root, digits_subset,
+                                                     official, tmp_path):
+    """freeze-2 fine-tuning with load_from = the official file: the backbone
+    starts from its weights (it used to start random, with "missing keys"
+    lines only); the 1000-class head is dropped with a warning."""
+    _, src, dst = official['MogaNet']
+    ref = torch.load(dst, weights_only=True)['state_dict']
+    cfg = tiny_cfg(f'{root}/{FREEZE2}', digits_subset, tmp_path,
+                   {'load_from': src}, samples=(16, 16))
+    runner = build_runner(cfg)
+    record = RecordHook()
+    runner.register_hook(record)
+    runner.train()
+    backbone = [k for k in ref if k.startswith('backbone.')]
+    assert len(backbone) > 700
+    for key in backbone:
+        assert torch.equal(record.before[key], ref[key]), key
+
+
+def test_official_detection_layout_is_refused(tmp_path, root):
+    model = build(f'{root}/{FAMILIES["MogaNet"][0]}')
+    import test_converter
+    state = {'backbone.' + test_converter.official_key(k): v
+             for k, v in model.state_dict().items()
+             if k.startswith('backbone.')}
+    state['neck.fpn_convs.0.conv.weight'] = torch.zeros(1)
+    path = tmp_path / 'retinanet_moganet.pth'
+    torch.save({'state_dict': state, 'meta': {}}, path)
+    with pytest.raises(RuntimeError, match=r'official MogaNet detection .*'
+                       r'moganet_to_mogazoo\.py'):
+        mogazoo.get_model(f'{root}/{FAMILIES["MogaNet"][0]}', str(path))
+
+
+# --------------------------------------------------- strict evaluation
+
+
+@pytest.fixture(scope='module')
+def digits_ckpt(tmp_path_factory, root):
+    """A MogaNet-XT digits checkpoint as tools/train.py writes it."""
+    model = build(f'{root}/{DIGITS}')
+    path = str(tmp_path_factory.mktemp('digits') / 'epoch_1.pth')
+    save_checkpoint({'meta': {}, 'state_dict': model.state_dict()}, path)
+    return path
+
+
+def run_test_tool(monkeypatch, capsys, *argv):
+    """tools/test.py in this process; returns (exit message, stdout)."""
+    import tools.test as tool
+    monkeypatch.setattr(sys, 'argv', ['test.py', *argv])
+    with pytest.raises(SystemExit) as exc:
+        tool.main()
+    return str(exc.value.code), capsys.readouterr()
+
+
+def data_options(data_root):
+    return ['--cfg-options',
+            f'test_dataloader.dataset.data_root={data_root}',
+            'test_dataloader.num_workers=0',
+            'test_dataloader.persistent_workers=False']
+
+
+def test_test_tool_refuses_another_arch(monkeypatch, capsys, root,
+                                        digits_ckpt, digits_subset,
+                                        tmp_path):
+    msg, _ = run_test_tool(
+        monkeypatch, capsys, f'{root}/{DIGITS}', digits_ckpt, '--work-dir',
+        str(tmp_path), *data_options(digits_subset),
+        'model.backbone.arch=tiny')
+    assert msg.startswith('test.py: error: Checkpoint ')
+    assert 'have another shape' in msg
+    assert 'Likely cause: another arch of MogaNet' in msg
+    assert len(msg) < 2000  # a summary, not 417 lines
+
+
+def test_test_tool_refuses_another_class_count(monkeypatch, capsys, root,
+                                               digits_subset, tmp_path):
+    # digits has 10 classes; a 20-class head would be dropped before
+    fresh = build(f'{root}/{DIGITS}', **{'model.head.num_classes': 20})
+    ckpt = str(tmp_path / 'head20.pth')
+    save_checkpoint({'state_dict': fresh.state_dict()}, ckpt)
+    msg, _ = run_test_tool(monkeypatch, capsys, f'{root}/{DIGITS}', ckpt,
+                           '--work-dir', str(tmp_path),
+                           *data_options(digits_subset))
+    assert 'head.fc.weight (20, 192) vs (10, 192)' in msg
+    assert "another class count (the checkpoint's head has 20" in msg
+
+
+def test_test_tool_refuses_another_family_subprocess(root, digits_subset,
+                                                     tmp_path):
+    """A 10-class DGMN2-T checkpoint evaluated with the MogaNet digits
+    config: exit 1 and the summary, through the real command line."""
+    dgmn2 = build(f'{root}/{FAMILIES["DGMN2"][0]}',
+                  **{'model.head.num_classes': 10})
+    ckpt = str(tmp_path / 'dgmn2.pth')
+    save_checkpoint({'state_dict': dgmn2.state_dict()}, ckpt)
+    proc = subprocess.run(
+        [sys.executable, f'{root}/tools/test.py', f'{root}/{DIGITS}', ckpt,
+         '--work-dir', str(tmp_path), *data_options(digits_subset)],
+        capture_output=True, text=True, cwd=root)
+    assert proc.returncode == 1
+    assert ('another model family (the checkpoint is a DGMN2, the model '
+            'a MogaNet)') in proc.stderr
+    assert 'size mismatch' not in proc.stdout + proc.stderr
+
+
+def test_get_model_summarises_a_mismatch(root, digits_ckpt):
+    with pytest.raises(CheckpointMismatchError,
+                       match='Likely cause: another model family'):
+        mogazoo.get_model(f'{root}/configs/dgmn2/dgmn2-tiny_8xb128_in1k.py',
+                          digits_ckpt)
+
+
+def test_backbone_pretrained_of_another_arch_is_refused(official, root):
+    _, src, _ = official['MogaNet']
+    backbone = MODELS.build(dict(
+        type='MogaNet', arch='tiny',
+        init_cfg=dict(type='Pretrained', checkpoint=src, prefix='backbone.')))
+    with pytest.raises(CheckpointMismatchError,
+                       match='another arch of MogaNet'):
+        backbone.init_weights()
+    backbone = MODELS.build(dict(
+        type='MogaNet', arch='xtiny',
+        init_cfg=dict(type='Pretrained', checkpoint=src, prefix='head.')))
+    with pytest.raises(CheckpointMismatchError, match='does not fit'):
+        backbone.init_weights()
+
+
+# ------------------------------------------------------ config mistakes
+
+
+def run_train_tool(monkeypatch, *argv):
+    import tools.train as tool
+    monkeypatch.setattr(sys, 'argv', ['train.py', *argv])
+    with pytest.raises(SystemExit) as exc:
+        tool.main()
+    return str(exc.value.code)
+
+
+def test_unknown_top_level_option_is_refused(monkeypatch, root, tmp_path):
+    msg = run_train_tool(monkeypatch, f'{root}/{DIGITS}', '--work-dir',
+                         str(tmp_path), '--cfg-options',
+                         'trian_cfg.max_epochs=1')
+    assert "Unknown top-level config key 'trian_cfg'" in msg
+    assert "did you mean 'train_cfg'" in msg
+    assert not os.listdir(tmp_path)
+
+
+def test_known_runner_keys_are_accepted(root):
+    cfg = load_config(f'{root}/{DIGITS}', {'experiment_name': 'x',
+                                           'train_cfg.max_epochs': 1})
+    assert cfg.train_cfg.max_epochs == 1 and cfg.experiment_name == 'x'
+
+
+@pytest.mark.parametrize('option,match', [
+    ('model.head.num_classes', r'train_dataloader dataset has 10 classes'),
+    ('data_preprocessor.num_classes', r'data_preprocessor.num_classes is '
+     r'20 but model.head.num_classes is 10'),
+])
+def test_num_classes_against_the_dataset(option, match, root, digits_subset,
+                                         tmp_path):
+    cfg = tiny_cfg(f'{root}/{DIGITS}', digits_subset, tmp_path,
+                   {option: 20})
+    runner = build_runner(cfg)
+    record = RecordHook(lambda runner: runner.iter)
+    runner.register_hook(record)
+    with pytest.raises(ValueError, match=match):
+        runner.train()
+    assert record.per_iter == []  # stopped before the first iteration
+
+
+def train_data(data_root):
+    return ['--cfg-options'] + [
+        f'{split}_dataloader.dataset.data_root={data_root}'
+        for split in ('train', 'val')]
+
+
+def test_resume_without_a_checkpoint(monkeypatch, root, tmp_path,
+                                     digits_subset):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    for work_dir in (empty, tmp_path / 'mistyped'):
+        msg = run_train_tool(monkeypatch, f'{root}/{DIGITS}', '--work-dir',
+                             str(work_dir), '--resume',
+                             *train_data(digits_subset))
+        assert msg.startswith('train.py: error: --resume: nothing to resume')
+        assert str(work_dir) in msg and '--auto-resume' in msg
+    # the explicit start-fresh flag keeps the old behaviour
+    assert check_resume(str(empty), allow_fresh=True) is None
+    # a last_checkpoint naming a file that is gone
+    (empty / 'last_checkpoint').write_text(str(empty / 'epoch_3.pth'))
+    with pytest.raises(FileNotFoundError, match='epoch_3.pth, which does '
+                       'not exist'):
+        check_resume(str(empty), allow_fresh=True)
+    (empty / 'epoch_3.pth').write_bytes(b'')
+    assert check_resume(str(empty)) == str(empty / 'epoch_3.pth')
+
+
+def test_shortened_max_epochs_warns(root):
+    cfg = load_config(f'{root}/{DIGITS}', {'train_cfg.max_epochs': 3})
+    warnings = check_schedule(cfg)
+    assert len(warnings) == 1
+    assert ('param_scheduler[1] (CosineAnnealingLR) ends at epoch 12 but '
+            'train_cfg.max_epochs is 3') in warnings[0]
+    assert check_schedule(load_config(f'{root}/{DIGITS}')) == []
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks CPU machines')
+def test_amp_without_gpu_is_one_line(monkeypatch, root, tmp_path,
+                                     digits_subset):
+    msg = run_train_tool(monkeypatch, f'{root}/{DIGITS}', '--work-dir',
+                         str(tmp_path), '--amp', *train_data(digits_subset))
+    assert msg.startswith('train.py: error: --amp needs a CUDA GPU')
+    assert '\n' not in msg
