@@ -139,9 +139,13 @@ def test_missing_truncated_and_foreign_files(root, tmp_path):
 
 
 def test_untrusted_pickles_are_refused(root, tmp_path):
-    import argparse
-    path = tmp_path / 'with_args.pth'
+    # argparse.Namespace (timm's training args) is allowed; another class
+    # is not, without --trust-file (tests/test_faults_files.py: dangerous
+    # globals are refused even with it)
+    import datetime
+    path = tmp_path / 'with_date.pth'
     torch.save({'state_dict': {'head.weight': torch.zeros(1)},
-                'args': argparse.Namespace(lr=1)}, path)
+                'date': datetime.date(2023, 1, 1)}, path)
     res = run_converter(root, path, tmp_path / 'o.pth')
     assert res.returncode != 0 and '--trust-file' in res.stderr
+    assert 'datetime.date' in res.stderr

@@ -617,6 +617,7 @@ def converter_error(*args):
 
 def test_converter_errors(tmp_path):
     import argparse
+    import datetime
     out = tmp_path / 'out.pth'
     assert 'nope.pth' in converter_error(tmp_path / 'nope.pth', out)
     good = tmp_path / 'good.pth'
@@ -628,11 +629,16 @@ def test_converter_errors(tmp_path):
     torch.save({'state_dict': {'conv1.weight': torch.zeros(1)}}, foreign)
     assert 'conv1.weight' in converter_error(foreign, out)
     assert 'state_dict_ema' in converter_error(good, out, '--ema')
-    # timm's CheckpointSaver also pickles the training arguments
+    # timm's CheckpointSaver also pickles the training arguments: an
+    # argparse.Namespace is allowed, another class needs --trust-file
     with_args = tmp_path / 'with_args.pth'
     torch.save({'state_dict': {'head.weight': torch.zeros(1)},
                 'args': argparse.Namespace(lr=1)}, with_args)
-    assert '--trust-file' in converter_error(with_args, out)
+    assert '--trust-file' not in converter_error(with_args, out)
+    with_date = tmp_path / 'with_date.pth'
+    torch.save({'state_dict': {'head.weight': torch.zeros(1)},
+                'date': datetime.date(2023, 1, 1)}, with_date)
+    assert '--trust-file' in converter_error(with_date, out)
     assert not out.exists()
 
 

@@ -1,7 +1,6 @@
 """Reading official checkpoints and writing mmengine ones."""
 import os
 import os.path as osp
-import pickle
 from collections import OrderedDict
 
 import torch
@@ -16,28 +15,32 @@ def load_official_state_dict(path, ema=False, trust_file=False):
     with ``ema=True``), ``model`` (DeiT) or ``module``, or a bare state dict.
     ``module.`` prefixes (DataParallel) are stripped.
 
-    The file is read with ``weights_only=True``: a file that also pickles
-    other objects (e.g. an ``argparse.Namespace`` of training arguments) is
-    refused unless ``trust_file=True``, which lets the file run code while it
-    loads; use it only for files from a source you trust.
+    The file is read by :func:`mogazoo.utils.load_torch_file`: tensors,
+    plain containers and the ``argparse.Namespace`` of training arguments
+    that timm and DeiT pickle load as they are; a file that references
+    globals which can run code (``os``, ``posix``, ``builtins.exec`` ...) is
+    refused, naming them, even with ``trust_file=True``; other unknown
+    objects are refused unless ``trust_file=True``.
+
+    Args:
+        path (str): The official checkpoint.
+        ema (bool): Return ``state_dict_ema`` instead of the weights.
+            Defaults to False.
+        trust_file (bool): Allow unknown (but not dangerous) pickled
+            objects; only for files from a source you trust.
+            Defaults to False.
+
+    Returns:
+        OrderedDict: The tensors, by their official names.
 
     Raises:
         FileNotFoundError: the file is missing.
-        RuntimeError: the file is truncated, corrupt or not a checkpoint.
+        RuntimeError: the file is truncated, corrupt, not a checkpoint or
+            refused (see above).
         KeyError: ``ema=True`` but the file holds no ``state_dict_ema``.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'Checkpoint not found: {path}')
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=not trust_file)
-    except pickle.UnpicklingError as exc:
-        raise RuntimeError(
-            f'{path} holds objects other than tensors and plain containers '
-            f'({exc}). If you trust its source, pass --trust-file.') from exc
-    except Exception as exc:  # noqa: BLE001 - re-raised with the path
-        raise RuntimeError(
-            f'Cannot read checkpoint {path} (truncated or corrupt?): '
-            f'{type(exc).__name__}: {exc}') from exc
+    from mogazoo.utils.safe_load import load_torch_file
+    ckpt = load_torch_file(path, map_location='cpu', trust_file=trust_file)
     return select_state_dict(ckpt, ema, path)
 
 
@@ -77,13 +80,84 @@ def select_state_dict(ckpt, ema=False, source='checkpoint'):
         for k, v in state_dict.items())
 
 
+def _same_file(a, b):
+    """Whether paths ``a`` and ``b`` name the same file (also through a
+    link); False when either does not exist."""
+    if osp.realpath(a) == osp.realpath(b):
+        return True
+    try:
+        return osp.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_path(path, src=None):
+    """Refuse an output path that would overwrite the input or a folder.
+
+    Args:
+        path (str): Where a converted checkpoint is to be written.
+        src (str, optional): The file it is converted from.
+            Defaults to None.
+
+    Raises:
+        IsADirectoryError: ``path`` is an existing folder.
+        ValueError: ``path`` is ``src`` (the same path or the same file).
+    """
+    if osp.isdir(path):
+        raise IsADirectoryError(
+            f'Output {path} is a folder; give the path of the file to '
+            'write (e.g. a .pth file inside it)')
+    if src is not None and _same_file(src, path):
+        raise ValueError(f'Output {path} is the input file {src}; writing '
+                         'it would destroy the original, give another path')
+
+
 def save_mmengine_checkpoint(state_dict, path, meta=None):
-    """Write ``{'meta': ..., 'state_dict': ...}`` atomically (a temporary
-    file renamed into place, so an interrupted run leaves no half file)."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp'
-    torch.save(dict(meta=meta or {}, state_dict=state_dict), tmp)
-    os.replace(tmp, path)
+    """Write ``{'meta': ..., 'state_dict': ...}`` atomically.
+
+    The checkpoint is written to a temporary file in the folder of
+    ``path``, flushed to disk (``fsync``) and renamed into place, so an
+    interrupted run never leaves a half file at ``path``; on any failure
+    the temporary file is removed.
+
+    Args:
+        state_dict (dict): The tensors.
+        path (str): The checkpoint to write (its folder is created).
+        meta (dict, optional): Stored as ``meta``. Defaults to None.
+
+    Raises:
+        IsADirectoryError: ``path`` is an existing folder.
+        OSError: Writing failed (nothing is left behind).
+    """
+    import secrets
+    check_output_path(path)
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    # O_EXCL: a fresh name; mode 0o666 minus the umask, as torch.save's own
+    # files get (tempfile.mkstemp would make them private to the user)
+    tmp = osp.join(folder,
+                   f'.{osp.basename(path)}.{secrets.token_hex(4)}.tmp')
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(dict(meta=meta or {}, state_dict=state_dict), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.lexists(tmp):
+            os.remove(tmp)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
 
 
 def converter_main(name, convert, description, argv=None):
@@ -92,8 +166,16 @@ def converter_main(name, convert, description, argv=None):
 
     Reads SRC with :func:`load_official_state_dict`, maps it with
     ``convert(state_dict)`` and writes DST with
-    :func:`save_mmengine_checkpoint`; bad input exits with a message that
-    names the file or the keys at fault, and writes nothing.
+    :func:`save_mmengine_checkpoint`; bad input (including a DST that is
+    SRC itself or a folder) exits with a message that names the file or the
+    keys at fault, and writes nothing.
+
+    Args:
+        name (str): The program name, for messages.
+        convert (Callable[[dict], dict]): Official -> mogazoo state dict.
+        description (str): The ``--help`` description.
+        argv (list[str], optional): Arguments; None reads ``sys.argv``.
+            Defaults to None.
     """
     import argparse
     import sys
@@ -104,15 +186,19 @@ def converter_main(name, convert, description, argv=None):
                         help='convert state_dict_ema instead of state_dict')
     parser.add_argument(
         '--trust-file', action='store_true',
-        help='allow arbitrary pickled objects in SRC (only for trusted files)')
+        help='allow unknown pickled objects in SRC (only for trusted files; '
+        'files that reference os, subprocess, exec and the like are refused '
+        'anyway)')
     args = parser.parse_args(argv)
     try:
+        check_output_path(args.dst, args.src)
         state_dict = load_official_state_dict(args.src, args.ema,
                                               args.trust_file)
         converted = convert(state_dict)
-    except (FileNotFoundError, RuntimeError, KeyError, ValueError) as exc:
+        save_mmengine_checkpoint(
+            converted, args.dst,
+            meta=dict(source=osp.basename(args.src), ema=args.ema,
+                      converter=name))
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:
         sys.exit(f'{name}: error: {exc}')
-    save_mmengine_checkpoint(
-        converted, args.dst,
-        meta=dict(source=osp.basename(args.src), ema=args.ema, converter=name))
     print(f'Converted {len(converted)} tensors from {args.src} to {args.dst}')

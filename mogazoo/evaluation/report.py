@@ -54,16 +54,25 @@ def load_results(path: str) -> list:
     """Read a results pickle of ``tools/test.py --out`` (mmengine's
     ``DumpResults``: one dict per image).
 
+    The file is read by :func:`mogazoo.utils.load_plain_pickle`, which
+    allows only plain results (containers, numbers, strings, numpy arrays,
+    torch tensors): a pickle that references anything else (e.g.
+    ``posix.system``) is refused, naming it, and none of it runs.
+
     Args:
         path (str): The ``.pkl`` file.
+
+    Returns:
+        list: The per-image results.
+
+    Raises:
+        FileNotFoundError: The file is missing.
+        RuntimeError: It is refused (see above), truncated or not a pickle.
+        ValueError: It holds no list of results.
     """
-    from mmengine.fileio import load
+    from mogazoo.utils import load_plain_pickle
     check_file_exists(path, 'Results file')
-    try:
-        results = load(path, file_format='pkl')
-    except Exception as exc:  # noqa: BLE001 - re-raised with the path
-        raise RuntimeError(f'Could not read results file {path}: '
-                           f'{type(exc).__name__}: {exc}') from exc
+    results = load_plain_pickle(path, 'Results file')
     if not isinstance(results, (list, tuple)):
         raise ValueError(f'Results file {path} holds a '
                          f'{type(results).__name__}, not a list of results')
