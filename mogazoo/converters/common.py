@@ -68,9 +68,8 @@ def select_state_dict(ckpt, ema=False, source='checkpoint'):
                            f'(keys: {sorted(ckpt)[:10]})')
         state_dict = ckpt['state_dict_ema']
     else:
-        state_dict = next(
-            (ckpt[k] for k in STATE_DICT_KEYS if isinstance(ckpt.get(k), dict)),
-            ckpt)
+        state_dict = next((ckpt[k] for k in STATE_DICT_KEYS
+                           if isinstance(ckpt.get(k), dict)), ckpt)
     if not state_dict or not all(
             isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise RuntimeError(f'{source} does not hold a state dict of tensors '

@@ -12,8 +12,11 @@ def register_all_modules(init_default_scope: bool = False) -> None:
     import mogazoo.datasets  # noqa: F401
     import mogazoo.engine  # noqa: F401
     import mogazoo.models  # noqa: F401
+    from mogazoo.converters.auto import install_checkpoint_loaders
+
     from .compat import allow_mmengine_checkpoints
     allow_mmengine_checkpoints()
+    install_checkpoint_loaders()
     if init_default_scope:
         from mmpretrain.utils import register_all_modules as mmpretrain_reg
         mmpretrain_reg(init_default_scope=True)
@@ -27,8 +30,10 @@ def check_file_exists(path: str, what: str) -> str:
 
 
 def load_config(path: str, cfg_options=None):
-    """Load an mmengine config, naming the file when it is missing or broken.
-    """
+    """Load an mmengine config, naming the file when it is missing or broken,
+    and merge ``cfg_options`` (``--cfg-options``) into it, refusing a
+    top-level key the config does not know (see
+    :func:`mogazoo.utils.config_checks.check_option_keys`)."""
     from mmengine.config import Config
     check_file_exists(path, 'Config file')
     try:
@@ -38,6 +43,8 @@ def load_config(path: str, cfg_options=None):
             f'Could not load config {path}: {type(exc).__name__}: {exc}'
         ) from exc
     if cfg_options:
+        from .config_checks import check_option_keys
+        check_option_keys(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     return cfg
 
