@@ -32,6 +32,10 @@ def parse_args():
         '--auto-scale-lr', action='store_true',
         help='scale the lr by the actual batch size over '
         'auto_scale_lr.base_batch_size')
+    parser.add_argument(
+        '--check', action='store_true',
+        help='decode every image of the train and val datasets first; '
+        'exit with the list of those that do not load')
     return parse_common_args(parser)
 
 
@@ -56,6 +60,9 @@ def main():
                 raise KeyError(f'--auto-scale-lr needs auto_scale_lr.'
                                f'base_batch_size in {args.config}')
             cfg.auto_scale_lr.enable = True
+        if args.check:  # every image decodes, or stop naming them
+            from mogazoo.datasets import check_dataset_images
+            check_dataset_images(cfg)
         runner = build_runner(cfg)
     except (FileNotFoundError, KeyError, RuntimeError, ValueError) as exc:
         sys.exit(f'train.py: error: {exc}')

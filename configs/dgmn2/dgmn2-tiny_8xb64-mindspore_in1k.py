@@ -22,7 +22,7 @@ model = dict(
 
 bgr_mean = _base_.data_preprocessor['mean'][::-1]
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileSafe'),
     dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.05, 1.0),
          aspect_ratio_range=(0.75, 1.333), backend='pillow',
          interpolation='bilinear'),
@@ -32,7 +32,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 test_pipeline = [  # resize int(224 / 0.875 / 16 + 0.5) * 16 = 256, bilinear
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileSafe'),
     dict(type='ResizeEdge', scale=256, edge='short', backend='pillow',
          interpolation='bilinear'),
     dict(type='CenterCrop', crop_size=224),

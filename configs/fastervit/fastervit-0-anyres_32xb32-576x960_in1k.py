@@ -12,7 +12,7 @@ model = dict(backbone=dict(arch='0', any_res=True, window_sizes=[7, 7, 12, 6],
 train_pipeline = _base_.train_pipeline
 train_pipeline[1].scale = (576, 960)  # (H, W)
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileSafe'),
     dict(type='Resize', scale=(960, 576), backend='pillow',
          interpolation='bicubic'),  # (W, H)
     dict(type='PackInputs'),

@@ -4,7 +4,7 @@ _base_ = ['./fastervit-0_32xb128_in1k.py']
 model = dict(backbone=dict(arch='1', drop_path_rate=0.2),
              head=dict(in_channels=640))
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileSafe'),
     dict(type='ResizeEdge', scale=224, edge='short', backend='pillow',
          interpolation='bicubic'),
     dict(type='CenterCrop', crop_size=224),

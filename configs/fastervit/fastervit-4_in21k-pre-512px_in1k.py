@@ -10,7 +10,7 @@ model = dict(backbone=dict(arch='4-21k-512', drop_path_rate=0.42),
 train_pipeline = _base_.train_pipeline
 train_pipeline[1].scale = 512
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileSafe'),
     dict(type='Resize', scale=(512, 512), backend='pillow',
          interpolation='bicubic'),
     dict(type='CenterCrop', crop_size=512),

@@ -1,10 +1,16 @@
-"""Datasets and transforms for your own image folders."""
+"""Datasets and transforms for your own image folders, and a check that
+every image of a dataset decodes."""
+from .check import (CorruptDatasetError, check_dataset_images,
+                    dataset_image_paths, find_corrupt_images,
+                    pipeline_loader)
 from .image_folder import (IMG_EXTENSIONS, ImageFolderDataset, ImageFolderScan,
                            scan_image_folder, stratified_split)
 from .transforms import CorruptImageError, LoadImageFromFileSafe, ThreeAugment
 
 __all__ = [
-    'IMG_EXTENSIONS', 'CorruptImageError', 'ImageFolderDataset',
-    'ImageFolderScan', 'LoadImageFromFileSafe', 'ThreeAugment',
-    'scan_image_folder', 'stratified_split'
+    'IMG_EXTENSIONS', 'CorruptDatasetError', 'CorruptImageError',
+    'ImageFolderDataset', 'ImageFolderScan', 'LoadImageFromFileSafe',
+    'ThreeAugment', 'check_dataset_images', 'dataset_image_paths',
+    'find_corrupt_images', 'pipeline_loader', 'scan_image_folder',
+    'stratified_split'
 ]

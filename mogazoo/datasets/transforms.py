@@ -27,6 +27,11 @@ class LoadImageFromFileSafe(LoadImageFromFile):
     (mmengine ``BaseDataset`` with ``test_mode=False``) then draws another
     sample at random (up to its ``max_refetch`` times) and the run goes on.
 
+    A sample that already holds a decoded ``img`` and no ``img_path``
+    passes through unchanged: mmpretrain's inferencers load the image
+    themselves and remove only a plain ``LoadImageFromFile`` from the test
+    pipeline.
+
     Skipping is meant for training pipelines. In an evaluation pipeline a
     skipped image would be replaced by another one (or, with
     ``test_mode=True``, stop the run with mmengine's "Test time pipeline
@@ -46,7 +51,9 @@ class LoadImageFromFileSafe(LoadImageFromFile):
         self.skip_corrupt = skip_corrupt
 
     def transform(self, results: dict) -> Optional[dict]:
-        path = results['img_path']
+        if 'img_path' not in results and results.get('img') is not None:
+            return results
+        path = results.get('img_path')
         try:
             out = super().transform(results)
             if out is not None and out.get('img') is not None:

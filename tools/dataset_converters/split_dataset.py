@@ -24,30 +24,21 @@ import json
 import os
 import os.path as osp
 import sys
-from multiprocessing.pool import ThreadPool
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 
-from mogazoo.datasets import (CorruptImageError,  # noqa: E402
-                              LoadImageFromFileSafe, scan_image_folder,
-                              stratified_split)
+from mogazoo.datasets import (find_corrupt_images,  # noqa: E402
+                              scan_image_folder, stratified_split)
 
 
 def find_corrupt(root, paths, jobs=4):
     """The paths (relative to ``root``) whose images do not load with
-    :class:`LoadImageFromFileSafe`, each with the reason."""
-    load = LoadImageFromFileSafe()
-
-    def check(path):
-        try:
-            load(dict(img_path=osp.join(root, path)))
-        except CorruptImageError as exc:
-            return path, str(exc)
-        return None
-
-    with ThreadPool(max(jobs, 1)) as pool:
-        return [r for r in pool.map(check, paths, chunksize=64) if r]
+    :class:`LoadImageFromFileSafe`, each with the reason (see
+    :func:`mogazoo.datasets.find_corrupt_images`)."""
+    bad = dict(find_corrupt_images([osp.join(root, p) for p in paths], jobs))
+    return [(p, bad[osp.join(root, p)]) for p in paths
+            if osp.join(root, p) in bad]
 
 
 def split_folder(root, val_ratio=0.2, seed=0, out_dir=None, check=False,

@@ -1,5 +1,8 @@
 # The bundled UCI digits (tools/dataset_converters/prepare_digits.py):
 # 8x8 grey images upsampled to 32x32, 10 classes read from the folder names.
+# An image that does not load stops the run with its path (a broken copy of
+# the data: run prepare_digits.py again); tools/train.py --check finds every
+# such file before training starts.
 dataset_type = 'CustomDataset'
 data_root = 'data/digits'
 data_preprocessor = dict(
@@ -9,14 +12,14 @@ data_preprocessor = dict(
     to_rgb=True,
 )
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileSafe'),
     dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.7, 1.0),
          aspect_ratio_range=(0.8, 1.25), backend='pillow',
          interpolation='bicubic'),
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileSafe'),
     dict(type='Resize', scale=(32, 32), backend='pillow',
          interpolation='bicubic'),
     dict(type='PackInputs'),
