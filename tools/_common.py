@@ -49,16 +49,22 @@ def prepare_cfg(config, args, mode):
 def check_data_root(cfg, loader):
     """Fail early, naming the folder, when the local ``data_root`` of a
     dataloader's dataset does not exist (instead of a traceback from deep
-    inside the dataset once the run has started)."""
+    inside the dataset once the run has started). A relative one is named
+    with the working directory it was resolved against."""
     dataset = (cfg.get(loader) or {}).get('dataset') or {}
     root = dataset.get('data_root')
     if root and '://' not in root and not osp.isdir(root):
+        where = ''
+        if not osp.isabs(root):
+            where = (f' (relative to the working directory {os.getcwd()}: '
+                     f'resolved to {osp.abspath(root)}; run from the folder '
+                     'it is relative to or give an absolute data_root)')
         hint = ''
         if 'digits' in root:
-            hint = (' (run python tools/dataset_converters/prepare_digits.py'
-                    f' --out {root})')
+            hint = ('; run python tools/dataset_converters/prepare_digits.py'
+                    f' --out {root}')
         raise FileNotFoundError(
-            f'Data folder of {loader} not found: {root}{hint}')
+            f'Data folder of {loader} not found: {root}{where}{hint}')
 
 
 def build_runner(cfg):
