@@ -66,7 +66,11 @@ def main():
         runner = build_runner(cfg)
     except (FileNotFoundError, KeyError, RuntimeError, ValueError) as exc:
         sys.exit(f'train.py: error: {exc}')
-    runner.train()
+    from mogazoo.engine.hooks import TrainingDivergedError
+    try:
+        runner.train()
+    except TrainingDivergedError as exc:  # NaN/inf loss: nothing saved
+        sys.exit(f'train.py: error: {exc}')
 
 
 if __name__ == '__main__':

@@ -6,11 +6,16 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=100),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # keep the best and the 3 latest checkpoints
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
-                    save_best='auto'),
+    # keep the best and the 3 latest checkpoints; mmengine's CheckpointHook
+    # written atomically (temporary file, fsync, rename) and deleting old
+    # checkpoints only once the new one is complete
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1,
+                    max_keep_ckpts=3, save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
+    # stop at the first NaN/inf loss (or grad norm, with clip_grad) and never
+    # save NaN/inf weights; off: default_hooks.finite_check.enable=False
+    finite_check=dict(type='FiniteCheckHook'),
 )
 # images/s and peak memory in the log every logging interval
 custom_hooks = [dict(type='ThroughputHook')]

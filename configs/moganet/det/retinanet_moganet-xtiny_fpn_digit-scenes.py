@@ -36,6 +36,12 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs,
          eta_min=1e-5),
 ]
-default_hooks = dict(logger=dict(interval=20),
-                     checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
+# mogazoo's checks (configs/_base_/default_runtime.py): stop at the first
+# NaN/inf loss or grad norm, never save NaN weights (off:
+# default_hooks.finite_check.enable=False); checkpoints written atomically
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(type='mmpretrain.AtomicCheckpointHook',
+                    interval=max_epochs, max_keep_ckpts=1),
+    finite_check=dict(type='mmpretrain.FiniteCheckHook'))
 randomness = dict(seed=0)

@@ -39,8 +39,12 @@ default_hooks = dict(  # mmseg keeps these in its schedules, not its runtime
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False,
+    # mogazoo's checks (configs/_base_/default_runtime.py): checkpoints
+    # written atomically; stop at the first NaN/inf loss or grad norm, never
+    # save NaN weights (off: default_hooks.finite_check.enable=False)
+    checkpoint=dict(type='mmpretrain.AtomicCheckpointHook', by_epoch=False,
                     interval=max_iters, max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+    visualization=dict(type='SegVisualizationHook'),
+    finite_check=dict(type='mmpretrain.FiniteCheckHook'))
 randomness = dict(seed=0)
