@@ -1,10 +1,81 @@
 """mogazoo: MogaNet, FasterViT and DGMN2 for the OpenMMLab ecosystem."""
+import importlib.util
 import os.path as osp
 import re
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 HERE = osp.dirname(osp.abspath(__file__))
+
+
+def hint_pth():
+    """Name and line of the .pth file that makes a bare
+    ``MODELS.build(dict(type='MogaNet'))`` say to import mogazoo (see
+    mogazoo/registry_hint.py, read here by path: it needs only the standard
+    library)."""
+    spec = importlib.util.spec_from_file_location(
+        '_mogazoo_registry_hint', osp.join(HERE, 'mogazoo',
+                                           'registry_hint.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return 'mogazoo-registry-hint.pth', module.pth_line()
+
+
+HINT_PTH, HINT_LINE = hint_pth()
+
+
+class BuildPyWithHint(build_py):
+    """build_py that also puts :data:`HINT_PTH` at the root of the wheel
+    (site-packages)."""
+
+    def run(self):
+        super().run()
+        path = osp.join(self.build_lib, HINT_PTH)
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write(HINT_LINE)
+
+
+def editable_wheel_with_hint():
+    """setuptools' editable_wheel command (``pip install -e``) that adds
+    :data:`HINT_PTH` to the editable wheel, or None when this setuptools
+    does not have the step it extends (then there is no hint, nothing
+    else changes)."""
+    try:
+        from setuptools.command.editable_wheel import editable_wheel
+    except ImportError:
+        return None
+    if not hasattr(editable_wheel, '_select_strategy'):
+        return None
+
+    class WithHint:
+
+        def __init__(self, strategy):
+            self.strategy = strategy
+
+        def __call__(self, wheel, files, mapping):
+            self.strategy(wheel, files, mapping)
+            wheel.writestr(HINT_PTH, HINT_LINE)
+
+        def __enter__(self):
+            self.strategy.__enter__()
+            return self
+
+        def __exit__(self, *exc_info):
+            return self.strategy.__exit__(*exc_info)
+
+    class EditableWheelWithHint(editable_wheel):
+
+        def _select_strategy(self, *args, **kwargs):
+            return WithHint(super()._select_strategy(*args, **kwargs))
+
+    return EditableWheelWithHint
+
+
+CMDCLASS = dict(build_py=BuildPyWithHint,
+                editable_wheel=editable_wheel_with_hint())
+if CMDCLASS['editable_wheel'] is None:
+    del CMDCLASS['editable_wheel']
 
 
 def get_version():
@@ -46,4 +117,5 @@ setup(
     },
     license='Apache License 2.0',
     zip_safe=False,
+    cmdclass=CMDCLASS,
 )

@@ -1,0 +1,338 @@
+"""Smaller faults that must stop with a clear error (issue 13, item 7):
+corrupt images named by every classification pipeline and found by
+``train.py --check``, a busy ``PORT`` for the dist scripts, a relative
+``data_root`` that does not exist, and a mogazoo module built without
+``import mogazoo``."""
+import glob
+import os
+import os.path as osp
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+from mmengine.dataset import Compose
+from mmengine.registry import DefaultScope
+from mmpretrain.registry import DATASETS
+
+import mogazoo  # noqa: F401
+from mogazoo import registry_hint
+from mogazoo.datasets import (CorruptDatasetError, CorruptImageError,
+                              check_dataset_images)
+from mogazoo.utils import load_config
+from tools._common import check_data_root
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DIGITS_CFG = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
+IN1K_CFG = 'configs/moganet/moganet-xtiny_8xb128_in1k.py'
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def run(cmd, timeout=120, **env):
+    """Run ``cmd`` in the repo root with the test's interpreter."""
+    full_env = dict(os.environ, PYTHON=sys.executable, **env)
+    return subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def digits_with_bad(digits_subset, tmp_path):
+    """Three images per class and split of the digits subset, plus an empty
+    file and a file of text among the val images."""
+    root = tmp_path / 'digits'
+    for split in ('train', 'val'):
+        for c in range(10):
+            os.makedirs(root / split / str(c))
+            for src in sorted(glob.glob(
+                    osp.join(digits_subset, split, str(c), '*.png')))[:3]:
+                shutil.copy(src, root / split / str(c))
+    empty = root / 'val' / '3' / 'empty.png'
+    empty.write_bytes(b'')
+    text = root / 'val' / '7' / 'notes.png'
+    text.write_text('not an image')
+    return str(root), [str(empty), str(text)]
+
+
+def classification_configs():
+    return [
+        p for p in sorted(glob.glob(osp.join(ROOT, 'configs', '*', '*.py')))
+        if osp.basename(osp.dirname(p)) != '_base_'
+    ]
+
+
+# a. every classification pipeline names an image it cannot read
+
+
+def test_every_classification_pipeline_uses_the_safe_loader():
+    """The first step of every dataloader pipeline of every classification
+    config is LoadImageFromFileSafe; only training on an image folder skips
+    bad files, benchmarks (digits, ImageNet) and evaluation raise."""
+    wrong = []
+    for path in classification_configs():
+        cfg = Config.fromfile(path, import_custom_modules=False)
+        for name in LOADERS:
+            ds = (cfg.get(name) or {}).get('dataset')
+            if not ds:
+                continue
+            while 'pipeline' not in ds and 'dataset' in ds:
+                ds = ds['dataset']
+            first = ds['pipeline'][0]
+            skips = name == 'train_dataloader' and \
+                ds['type'] == 'ImageFolderDataset'
+            if first['type'] != 'LoadImageFromFileSafe' or \
+                    first.get('skip_corrupt', False) != skips:
+                wrong.append(f'{osp.relpath(path, ROOT)} {name}: {first}')
+    assert not wrong, '\n'.join(wrong)
+
+
+def test_digits_and_imagenet_pipelines_name_an_empty_image(digits_with_bad):
+    """An empty file makes OpenCV fail without a path
+    (``!buf.empty() in function 'imdecode_'``); the error names it."""
+    root, (empty, text) = digits_with_bad
+    cfg = load_config(DIGITS_CFG)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        val = DATASETS.build(dict(cfg.val_dataloader.dataset, data_root=root))
+        index = [i for i in range(len(val))
+                 if val.get_data_info(i)['img_path'] == empty]
+        with pytest.raises(CorruptImageError, match=empty):
+            val[index[0]]
+        train = Compose(cfg.train_dataloader.dataset.pipeline)
+        with pytest.raises(CorruptImageError, match=text):
+            train(dict(img_path=text))
+        in1k = load_config(IN1K_CFG)
+        for name in ('train_dataloader', 'val_dataloader'):
+            pipeline = Compose(in1k[name].dataset.pipeline)
+            with pytest.raises(CorruptImageError, match=empty):
+                pipeline(dict(img_path=empty))
+
+
+def test_safe_loader_keeps_mmpretrain_inferencer_working():
+    """mmpretrain's inferencers decode the image themselves and drop only a
+    plain LoadImageFromFile: the safe loader passes a decoded image on."""
+    from mmpretrain import ImageClassificationInferencer
+    inferencer = ImageClassificationInferencer(DIGITS_CFG, device='cpu')
+    [result] = inferencer(np.zeros((8, 8, 3), np.uint8))
+    assert 0 <= result['pred_label'] < 10
+
+
+# b. train.py --check finds bad images before the first iteration
+
+
+def test_train_check_lists_bad_val_images_before_training(
+        digits_with_bad, tmp_path, monkeypatch, capsys):
+    """tools/train.py --check (run in this process: a subprocess spends
+    most of its time importing) stops before the runner is built."""
+    from tools.train import main
+    root, bad = digits_with_bad
+    work_dir = tmp_path / 'work'
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    monkeypatch.setattr(sys, 'argv', [
+        'train.py', DIGITS_CFG, '--check', '--work-dir',
+        str(work_dir), '--cfg-options',
+        f'train_dataloader.dataset.data_root={root}',
+        f'val_dataloader.dataset.data_root={root}'
+    ])
+    with pytest.raises(SystemExit) as info:
+        main()
+    message = str(info.value.code)
+    assert message.startswith('train.py: error: --check: 2 image(s) do not '
+                              'load (val_dataloader: 2 of 32)')
+    for path in bad:
+        assert path in message
+    assert 'decoding the 30 images of train_dataloader' in \
+        capsys.readouterr().out
+    assert not work_dir.exists()  # no runner, no log, no checkpoint
+
+
+def test_check_dataset_images_limits_the_list_and_passes_clean_data(
+        digits_with_bad):
+    root, bad = digits_with_bad
+    cfg = load_config(DIGITS_CFG)
+    for name in ('train_dataloader', 'val_dataloader'):
+        cfg[name].dataset.data_root = root
+    with pytest.raises(CorruptDatasetError) as info:
+        check_dataset_images(cfg, jobs=2, limit=1, log=None)
+    assert [p for p, _ in info.value.corrupt] == sorted(bad)
+    assert '... and 1 more' in str(info.value)
+    for path in bad:
+        os.remove(path)
+    lines = []
+    counts = check_dataset_images(cfg, jobs=2, log=lines.append)
+    assert counts == {'train_dataloader': 30, 'val_dataloader': 30}
+    assert lines[-1] == ('--check: all 60 images of train_dataloader, '
+                         'val_dataloader load')
+
+
+# c. a busy PORT stops the dist scripts at once, naming PORT
+
+
+@pytest.fixture
+def busy_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+@pytest.mark.parametrize('script,args', [
+    ('tools/dist_train.sh', [DIGITS_CFG, '2']),
+    ('tools/dist_test.sh', [DIGITS_CFG, 'missing.pth', '2']),
+])
+def test_dist_scripts_refuse_a_busy_port(busy_port, script, args):
+    start = time.time()
+    proc = run(['bash', script] + args, timeout=60, PORT=str(busy_port))
+    assert proc.returncode != 0
+    assert time.time() - start < 30
+    assert f'port {busy_port} is in use on 127.0.0.1' in proc.stderr
+    assert 'set PORT=<free one>' in proc.stderr
+    assert f'{script} ... with the same arguments' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+
+
+def test_dist_launch_starts_on_a_free_port(tmp_path):
+    script = tmp_path / 'ranks.py'
+    script.write_text('import os\nprint("rank", os.environ["RANK"], "of", '
+                      'os.environ["WORLD_SIZE"])\n')
+    with socket.socket() as sock:  # a port that is free now
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    proc = run(['bash', 'tools/dist_launch.sh', str(script), '1'],
+               timeout=90, PORT=str(port))
+    assert proc.returncode == 0, proc.stderr
+    assert 'rank 0 of 1' in proc.stdout
+
+
+# d. a relative data_root that does not exist
+
+
+def test_missing_relative_data_root_names_the_working_directory(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = Config(dict(val_dataloader=dict(dataset=dict(
+        data_root='data/digits'))))
+    with pytest.raises(FileNotFoundError) as info:
+        check_data_root(cfg, 'val_dataloader')
+    message = str(info.value)
+    assert 'relative to the working directory' in message
+    assert f'working directory {tmp_path}' in message
+    assert osp.join(str(tmp_path), 'data', 'digits') in message
+    assert 'prepare_digits.py --out data/digits' in message
+    cfg.val_dataloader.dataset.data_root = str(tmp_path / 'nowhere')
+    with pytest.raises(FileNotFoundError) as info:
+        check_data_root(cfg, 'val_dataloader')
+    assert 'working directory' not in str(info.value)
+
+
+# e. a mogazoo module built without `import mogazoo`
+
+#: (scope, registry, name): light registries first; MODELS imports
+#: mmpretrain.models, as any first build there does.
+BUILDS = [
+    ('mmengine', 'HOOKS', 'MESAHook'),
+    ('mmengine', 'OPTIMIZERS', 'SophiaG'),
+    ('mmpretrain', 'MODELS', 'MogaNet'),
+    ('mmpretrain', 'MODELS', 'FasterViT'),
+    ('mmpretrain', 'MODELS', 'DGMN2'),
+    ('mmpretrain', 'MODELS', 'DistillImageClassifier'),
+    ('mmpretrain', 'TRANSFORMS', 'LoadImageFromFileSafe'),
+    ('mmpretrain', 'TRANSFORMS', 'ThreeAugment'),
+    ('mmpretrain', 'DATASETS', 'ImageFolderDataset'),
+]
+BUILD_ALL = """
+import sys
+from mmengine.registry import DefaultScope
+for scope, registry, name in %r:
+    reg = getattr(__import__(scope + '.registry', fromlist=[registry]),
+                  registry)
+    try:
+        with DefaultScope.overwrite_default_scope(scope):
+            reg.build(dict(type=name))
+    except KeyError as exc:
+        print(name, '|', exc)
+print('mogazoo imported:', 'mogazoo' in sys.modules)
+"""
+
+
+def installed_pth():
+    import site
+    for folder in site.getsitepackages():
+        path = osp.join(folder, 'mogazoo-registry-hint.pth')
+        if osp.isfile(path):
+            with open(path) as f:
+                return f.read()
+    return None
+
+
+def test_bare_build_of_mogazoo_modules_says_import_mogazoo():
+    """In a fresh interpreter of this environment, where pip install -e .
+    (tools/setup_env.sh) put mogazoo-registry-hint.pth."""
+    assert installed_pth() == registry_hint.pth_line(), \
+        'mogazoo-registry-hint.pth missing or stale: pip install -e .'
+    assert {name for _, _, name in BUILDS} <= set(
+        registry_hint.registered_names())
+    proc = run([sys.executable, '-c', BUILD_ALL % (BUILDS, )])
+    lines = dict(line.split(' | ', 1) for line in proc.stdout.splitlines()
+                 if ' | ' in line)
+    assert set(lines) == {name for _, _, name in BUILDS}, proc.stderr
+    for name, message in lines.items():
+        assert f'{name} is not in the' in message
+        assert f'{name} is a mogazoo module' in message
+        assert '`import mogazoo` first' in message
+        assert "custom_imports=dict(imports=['mogazoo'])" in message
+    assert 'mogazoo imported: False' in proc.stdout
+
+
+def test_editable_wheel_carries_the_hint_pth(tmp_path):
+    """What pip install -e . installs from setup.py holds the .pth line."""
+    proc = run([
+        sys.executable, '-c', 'from setuptools import build_meta; '
+        f'print(build_meta.build_editable({str(tmp_path)!r}))'
+    ])
+    assert proc.returncode == 0, proc.stderr
+    [wheel] = glob.glob(str(tmp_path / '*.whl'))
+    with zipfile.ZipFile(wheel) as zf:
+        line = zf.read('mogazoo-registry-hint.pth').decode()
+    assert line == registry_hint.pth_line()
+    assert line.startswith('import os, sys; ') and line.count('\n') == 1
+
+
+def test_registered_names_are_what_mogazoo_registers():
+    """The names read from the source are exactly those mogazoo's modules
+    put into the registries once imported."""
+    import importlib
+
+    from mmengine import registry as reg_module
+    names = registry_hint.registered_names()
+    for module in set(names.values()):
+        importlib.import_module(module)
+    found = set()
+
+    def walk(registry):
+        for key, obj in registry._module_dict.items():
+            if getattr(obj, '__module__', '').startswith('mogazoo.'):
+                found.add(key)
+        for child in registry.children.values():
+            walk(child)
+
+    for value in vars(reg_module).values():
+        if isinstance(value, reg_module.Registry) and value.parent is None:
+            walk(value)
+    assert found == set(names)
+
+
+def test_hint_with_mogazoo_imported_names_the_scope():
+    message = ("MogaNet is not in the mmdet::model registry. Please check "
+               'whether the value of `MogaNet` is correct')
+    hint = registry_hint.hint_for(message)
+    assert "type='mmpretrain.MogaNet'" in hint
+    assert registry_hint.hint_for(
+        'Nope is not in the mmpretrain::model registry.') == ''
+    assert registry_hint.hint_for(message + ' ' + hint) == ''
+    exc = registry_hint.add_hint(KeyError(message))
+    assert exc.args == (f'{message} {hint}', )
+    assert registry_hint.add_hint(KeyError('img_path')).args == ('img_path', )
