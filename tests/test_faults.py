@@ -354,3 +354,28 @@ def test_amp_without_gpu_is_one_line(monkeypatch, root, tmp_path,
                          str(tmp_path), '--amp', *train_data(digits_subset))
     assert msg.startswith('train.py: error: --amp needs a CUDA GPU')
     assert '\n' not in msg
+
+
+def test_tools_add_the_safety_hooks_to_every_config(root, digits_subset,
+                                                    tmp_path):
+    """mmdet / mmseg runtimes do not name mogazoo's hooks: the tools add
+    them (with options from the config kept), swap mmengine's
+    CheckpointHook for the atomic one, and accept None to turn one off."""
+    from tools._common import add_safety_hooks
+    det = load_config(
+        f'{root}/configs/moganet/det/retinanet_moganet-xtiny_fpn_1x_coco.py',
+        {'default_hooks.finite_check.enable': False})
+    add_safety_hooks(det)
+    hooks = det.default_hooks
+    assert hooks.checkpoint.type == 'mmpretrain.AtomicCheckpointHook'
+    assert hooks.checkpoint_fit.type == 'mmpretrain.CheckpointFitHook'
+    assert hooks.finite_check == dict(type='mmpretrain.FiniteCheckHook',
+                                      enable=False)
+    cfg = tiny_cfg(f'{root}/{DIGITS}', digits_subset, tmp_path,
+                   {'default_hooks.checkpoint_fit': None,
+                    'default_hooks.finite_check': None})
+    runner = build_runner(cfg)  # mmengine alone would assert on None
+    names = {type(h).__name__ for h in runner.hooks}
+    assert 'CheckpointFitHook' not in names
+    assert 'FiniteCheckHook' not in names
+    assert {'AtomicCheckpointHook', 'NumClassCheckHook'} <= names

@@ -357,7 +357,10 @@ def test_same_files_as_mmengine_checkpoint_hook(root, digits_subset,
     the same last_checkpoint) with the atomic hook. (``by_epoch=True``,
     the default, is what the other tests use.)"""
     files = {}
-    for hook in ('CheckpointHook', 'AtomicCheckpointHook'):
+    # 'mmengine.CheckpointHook': the tools keep mmengine's hook when named
+    # with its scope (a plain 'CheckpointHook' becomes the atomic one)
+    for hook, hook_type in (('CheckpointHook', 'mmengine.CheckpointHook'),
+                            ('AtomicCheckpointHook', 'AtomicCheckpointHook')):
         work_dir = tmp_path / hook / 'work'
         out = str(tmp_path / hook / 'out')
         opts = dict(by_epoch=False, interval=1, max_keep_ckpts=1,
@@ -368,7 +371,7 @@ def test_same_files_as_mmengine_checkpoint_hook(root, digits_subset,
                       validate=True)
         cfg.randomness = dict(seed=0, deterministic=False)
         cfg.train_cfg.val_interval = 1
-        cfg.default_hooks.checkpoint = dict(type=hook, **opts)
+        cfg.default_hooks.checkpoint = dict(type=hook_type, **opts)
         runner, _, _ = train(cfg)
         [used] = [h for h in runner.hooks if isinstance(h, CheckpointHook)]
         assert type(used).__name__ == hook

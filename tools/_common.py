@@ -67,12 +67,43 @@ def check_data_root(cfg, loader):
             f'Data folder of {loader} not found: {root}{where}{hint}')
 
 
+#: Hooks every run of the tools gets, also with mmdet / mmseg runtimes that
+#: do not name them: ``default_hooks`` key -> type. Options given in the
+#: config (``default_hooks.finite_check.enable=False``) are kept.
+SAFETY_HOOKS = dict(checkpoint_fit='mmpretrain.CheckpointFitHook',
+                    finite_check='mmpretrain.FiniteCheckHook')
+
+
+def add_safety_hooks(cfg):
+    """Give ``cfg`` the :data:`SAFETY_HOOKS` and an atomically writing
+    checkpoint hook (``AtomicCheckpointHook`` for a plain
+    ``type='CheckpointHook'``, same options; ``'mmengine.CheckpointHook'``
+    keeps mmengine's); drop ``default_hooks`` entries set to
+    None that mmengine would reject (it accepts None only for its own)."""
+    hooks = cfg.get('default_hooks') or {}
+    for name, hook_type in SAFETY_HOOKS.items():
+        if name in hooks and hooks[name] is None:
+            continue
+        hooks[name] = dict(dict(type=hook_type), **(hooks.get(name) or {}))
+    checkpoint = hooks.get('checkpoint')
+    if isinstance(checkpoint, dict) and \
+            checkpoint.get('type') == 'CheckpointHook':
+        checkpoint['type'] = 'mmpretrain.AtomicCheckpointHook'
+    builtin = ('runtime_info', 'timer', 'sampler_seed', 'logger',
+               'param_scheduler', 'checkpoint')
+    cfg.default_hooks = {
+        k: v for k, v in hooks.items() if v is not None or k in builtin
+    }
+
+
 def build_runner(cfg):
     """Build the runner the config asks for (``runner_type``) or mmengine's
-    default ``Runner``, checking a checkpoint to load first. Single-process
-    CPU runs get plain BatchNorm in place of SyncBN."""
+    default ``Runner``, checking a checkpoint to load first and adding the
+    safety hooks (:func:`add_safety_hooks`). Single-process CPU runs get
+    plain BatchNorm in place of SyncBN."""
     if cfg.get('load_from'):
         check_checkpoint(cfg.load_from)
+    add_safety_hooks(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
         Runner.from_cfg(cfg)
     if not torch.cuda.is_available() and cfg.launcher == 'none':

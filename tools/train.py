@@ -3,7 +3,8 @@
 Works for mogazoo's classification configs and for mmdet / mmseg configs (the
 config's ``default_scope`` decides). Without a GPU, distributed runs use gloo.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [PATH]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [PATH] |
+        --auto-resume] [--amp]
         [--auto-scale-lr] [--cfg-options k=v ...] [--launcher pytorch]
 """
 import argparse
@@ -12,6 +13,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from mogazoo.utils.config_checks import (check_amp_device,  # noqa: E402
+                                         check_resume, check_schedule)
 from tools._common import (build_runner, parse_common_args,  # noqa: E402
                            prepare_cfg)
 
@@ -23,7 +26,12 @@ def parse_args():
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from this checkpoint, or, without a path, from the '
-        'latest checkpoint in the work directory')
+        'latest checkpoint in the work directory (an error when there is '
+        'none)')
+    parser.add_argument(
+        '--auto-resume', action='store_true',
+        help='resume from the latest checkpoint in the work directory if '
+        'there is one, else start fresh')
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed precision training')
     parser.add_argument('--no-validate', action='store_true',
@@ -46,10 +54,14 @@ def main():
         if args.no_validate:
             cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
         if args.amp:
+            check_amp_device()
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        if args.resume == 'auto':
-            cfg.resume, cfg.load_from = True, None
+        if args.auto_resume and args.resume is not None:
+            raise ValueError('give --resume or --auto-resume, not both')
+        if args.resume == 'auto' or args.auto_resume:
+            latest = check_resume(cfg.work_dir, allow_fresh=args.auto_resume)
+            cfg.resume, cfg.load_from = latest is not None, None
         elif args.resume is not None:
             if not osp.isfile(args.resume):
                 raise FileNotFoundError(
@@ -60,6 +72,7 @@ def main():
                 raise KeyError(f'--auto-scale-lr needs auto_scale_lr.'
                                f'base_batch_size in {args.config}')
             cfg.auto_scale_lr.enable = True
+        check_schedule(cfg)
         if args.check:  # every image decodes, or stop naming them
             from mogazoo.datasets import check_dataset_images
             check_dataset_images(cfg)

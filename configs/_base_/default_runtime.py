@@ -16,6 +16,11 @@ default_hooks = dict(
     # stop at the first NaN/inf loss (or grad norm, with clip_grad) and never
     # save NaN/inf weights; off: default_hooks.finite_check.enable=False
     finite_check=dict(type='FiniteCheckHook'),
+    # refuse a checkpoint that does not fit the model (strict when testing
+    # or resuming; when fine-tuning, a head that does not fit is dropped)
+    checkpoint_fit=dict(type='CheckpointFitHook'),
+    # head / data preprocessor num_classes == the dataset's class count
+    num_class_check=dict(type='NumClassCheckHook'),
 )
 # images/s and peak memory in the log every logging interval
 custom_hooks = [dict(type='ThroughputHook')]
@@ -28,7 +33,8 @@ env_cfg = dict(
 )
 
 # TensorBoard is one line away:
-# vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
+# vis_backends = [dict(type='LocalVisBackend'),
+#                 dict(type='TensorboardVisBackend')]
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
 
