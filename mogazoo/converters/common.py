@@ -5,6 +5,8 @@ from collections import OrderedDict
 
 import torch
 
+from mogazoo.utils.atomic_io import atomic_writer
+
 STATE_DICT_KEYS = ('state_dict', 'model', 'module')
 
 
@@ -132,31 +134,11 @@ def save_mmengine_checkpoint(state_dict, path, meta=None):
     check_output_path(path)
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    # O_EXCL: a fresh name; mode 0o666 minus the umask, as torch.save's own
-    # files get (tempfile.mkstemp would make them private to the user)
+    # a fresh hidden name: two converters writing one DST do not collide
     tmp = osp.join(folder,
                    f'.{osp.basename(path)}.{secrets.token_hex(4)}.tmp')
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(dict(meta=meta or {}, state_dict=state_dict), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.lexists(tmp):
-            os.remove(tmp)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    with atomic_writer(path, tmp) as f:
+        torch.save(dict(meta=meta or {}, state_dict=state_dict), f)
 
 
 def converter_main(name, convert, description, argv=None):

@@ -14,73 +14,8 @@ from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 from mmpretrain.registry import HOOKS
 
-TMP_SUFFIX = '.tmp'
-
-
-def _fsync_dir(folder):
-    """Make a rename in ``folder`` durable (POSIX; a no-op elsewhere)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path):
-    """Flush the data of the file at ``path`` to the disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def commit_file(tmp_path, path):
-    """Move the complete file (or folder) ``tmp_path`` to ``path``.
-
-    The data of ``tmp_path`` is fsynced, then ``os.replace`` renames it in
-    one step (a reader sees the old file or the new one, never a part of
-    it) and the folder is fsynced so that the rename survives a crash.
-
-    Args:
-        tmp_path (str): The written file, in the folder of ``path``.
-        path (str): Where it is to be.
-    """
-    if osp.isdir(tmp_path):  # DeepSpeed writes a checkpoint folder
-        if osp.isdir(path):
-            shutil.rmtree(path)
-    else:
-        _fsync_file(tmp_path)
-    os.replace(tmp_path, path)
-    _fsync_dir(osp.dirname(osp.abspath(path)))
-
-
-def write_atomic(path, data):
-    """Write ``data`` to ``path`` through a temporary file in the same
-    folder, fsync and rename: ``path`` is never left partly written.
-
-    Args:
-        path (str): The file to write.
-        data (bytes | str): Its contents (``str`` is written as UTF-8).
-    """
-    if isinstance(data, str):
-        data = data.encode('utf-8')
-    tmp_path = path + TMP_SUFFIX
-    try:
-        with open(tmp_path, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        commit_file(tmp_path, path)
-    except BaseException:
-        if osp.isfile(tmp_path):
-            os.remove(tmp_path)
-        raise
+from mogazoo.utils.atomic_io import (TMP_SUFFIX, atomic_writer, commit_file,
+                                     write_atomic)
 
 
 @HOOKS.register_module()
@@ -332,16 +267,7 @@ class AtomicCheckpointHook(CheckpointHook):
                 f'`{removed}` in published_keys', logger='current')
         sha = hashlib.sha256(pickle.dumps(checkpoint)).hexdigest()
         final_path = osp.splitext(ckpt_path)[0] + f'-{sha[:8]}.pth'
-        tmp_path = final_path + TMP_SUFFIX
-        try:
-            with open(tmp_path, 'wb') as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            commit_file(tmp_path, final_path)
-        except BaseException:
-            if osp.isfile(tmp_path):
-                os.remove(tmp_path)
-            raise
+        with atomic_writer(final_path) as f:
+            torch.save(checkpoint, f)
         print_log(f'The checkpoint ({ckpt_path}) is published to '
                   f'{final_path}.', logger='current')
