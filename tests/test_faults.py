@@ -379,3 +379,25 @@ def test_tools_add_the_safety_hooks_to_every_config(root, digits_subset,
     assert 'CheckpointFitHook' not in names
     assert 'FiniteCheckHook' not in names
     assert {'AtomicCheckpointHook', 'NumClassCheckHook'} <= names
+
+
+def test_eval_report_refuses_a_checkpoint_that_does_not_fit(
+        monkeypatch, root, digits_subset, tmp_path):
+    fresh = build(f'{root}/{DIGITS}', **{'model.head.num_classes': 20})
+    ckpt = str(tmp_path / 'head20.pth')
+    save_checkpoint({'state_dict': fresh.state_dict()}, ckpt)
+    sys.path.insert(0, f'{root}/tools/analysis_tools')
+    try:
+        import eval_report
+    finally:
+        sys.path.pop(0)
+    monkeypatch.setattr(sys, 'argv', [
+        'eval_report.py', f'{root}/{DIGITS}', ckpt, '--out-dir',
+        str(tmp_path / 'report'), '--no-progress', '--cfg-options',
+        f'test_dataloader.dataset.data_root={digits_subset}'])
+    with pytest.raises(SystemExit) as exc:
+        eval_report.main()
+    assert str(exc.value.code).startswith('eval_report.py: error: ')
+    assert "another class count (the checkpoint's head has 20" in str(
+        exc.value.code)
+    assert not (tmp_path / 'report').exists()
