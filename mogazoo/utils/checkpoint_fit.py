@@ -185,7 +185,6 @@ def check_fit(model_state: Mapping, ckpt_state: Mapping, rule: str,
     if bad:
         raise CheckpointMismatchError(
             mismatch_summary(diff, model_state, state, source, target))
-    fresh = [k for k, _, _ in diff['mismatched']] + diff['missing']
     if rule == 'finetune' and diff['mismatched']:
         for key, _, _ in diff['mismatched']:
             state.pop(key)
@@ -195,7 +194,7 @@ def check_fit(model_state: Mapping, ckpt_state: Mapping, rule: str,
             'initialisation): ' + ', '.join(
                 f'{k} {c} -> {m}' for k, c, m in diff['mismatched']),
             logger='current', level=logging.WARNING)
-    if rule != 'strict' and fresh and diff['missing']:
+    if rule != 'strict' and diff['missing']:
         print_log(
             f'{len(diff["missing"])} tensors of {target} are not in '
             f'{source} and keep their initialisation: '
