@@ -210,8 +210,13 @@ def test_any_res_and_fixed_forms():
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
         assert torch.equal(fixed.eval()(x)[0], flexible.eval()(x)[0])
-    with pytest.raises(ValueError, match='any_res'):
-        FasterViT('0', any_res=True, resolution=576)
+    # any_res with a resolution: the official any-res model built for it
+    # (tests/test_fastervit_anyres.py); 576x960 with windows of 7: a 6x9
+    # grid, so no hat_pos_embed
+    with torch.device('meta'):
+        built = FasterViT('0', any_res=True, resolution=(576, 960))
+    assert built.stages[2].blocks[0].carrier_tokens
+    assert built.stages[2].blocks[0].hat_pos_embed is None
 
 
 def test_window_partition_round_trip():

@@ -3,7 +3,10 @@
 # The carrier-token layers exist whatever the input size and the number of
 # carrier tokens follows the input, so the converted FasterViT-0 (224)
 # checkpoint loads strictly (load_from) and the same backbone serves other
-# sizes, e.g. in mmdet/mmseg. There is no official recipe at this size: this
+# sizes, e.g. in mmdet/mmseg. (A checkpoint of the official
+# faster_vit_0_any_res built for 576x960 has no hat_pos_embed: it loads with
+# resolution=(576, 960) added to the backbone; see README.)
+# There is no official recipe at this size: this
 # keeps the FasterViT-0 recipe with 32 images per GPU (lr 5e-3 is for a total
 # batch of 4096; use --auto-scale-lr) and squashes images to 576x960.
 _base_ = ['./fastervit-0_32xb128_in1k.py']

@@ -31,6 +31,10 @@ FAMILY_MARKERS = OrderedDict(
     DGMN2=re.compile(r'\.attn\.conv_offset\.'),
 )
 RULES = ('strict', 'finetune', 'backbone')
+#: FasterViT's carrier-token layers, which depend on the input size the
+#: official model was built for.
+FASTERVIT_CARRIER = re.compile(
+    r'\.(hat_\w+|global_tokenizer)\.|\.blocks\.\d+\.gamma[12]$')
 SHOWN = 3  # names shown per kind of difference
 
 
@@ -108,6 +112,15 @@ def _likely_cause(diff, model_state, ckpt_state) -> str:
                 'fine-tune from it with load_from in tools/train.py, '
                 'which re-initialises the head')
     family = model_family or ckpt_family
+    if family == 'FasterViT' and not shapes and all(
+            FASTERVIT_CARRIER.search(k)
+            for k in diff['missing'] + diff['unexpected']):
+        return ('a FasterViT built for another input size (only carrier-'
+                'token layers differ; the official any-resolution model '
+                'has hat_pos_embed only where its window grid is square); '
+                'for a checkpoint of an official faster_vit_<n>_any_res '
+                'model set model.backbone.resolution to the (H, W) it was '
+                'built for, with any_res=True')
     family = f' of {family}' if family else ''
     if shapes:
         return (f'another arch{family} (widths differ, e.g. '

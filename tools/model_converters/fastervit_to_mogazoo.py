@@ -9,7 +9,9 @@ classifier of ``faster_vit.py``/``faster_vit_any_res.py`` or a detection
 backbone of ``downstream/``). DST holds ``backbone.*`` and ``head.*`` keys
 that load with ``strict=True`` into the model of the matching
 ``configs/fastervit/fastervit-<arch>_*_in1k.py`` (a FasterViT-0 checkpoint
-also into ``fastervit-0-anyres_*``). The derived buffers of the official
+also into ``fastervit-0-anyres_*``; one of ``faster_vit_<n>_any_res`` built
+for another size into a backbone with ``any_res=True, resolution=(H, W)``,
+that size). The derived buffers of the official
 model are dropped; a file that also pickles timm's training arguments needs
 ``--trust-file``.
 """

@@ -532,14 +532,23 @@ class FasterViTStage(BaseModule):
         ct_pos_embed (bool): Build the carrier-token position embedding.
         drop_paths (list[float]): Stochastic depth rate of each block.
         block_cfg (dict): Other arguments of the blocks.
+        tokenizer (bool, optional): Build the carrier-token initializer;
+            None builds it with the carrier-token layers. The official
+            any-resolution model builds it for every stage with hierarchical
+            attention, also one whose blocks have no carrier-token layers
+            (a single window at its resolution); it is then not used.
+            Defaults to None.
     """
 
     def __init__(self, embed_dims, depth, conv, num_heads, window_size,
                  ct_size, carrier_tokens, ct_pos_embed, drop_paths,
-                 block_cfg):
+                 block_cfg, tokenizer=None):
         super().__init__()
         self.conv = conv
         self.window_size = window_size
+        self.carrier_tokens = carrier_tokens and not conv
+        if tokenizer is None:
+            tokenizer = carrier_tokens
         cfg = dict(block_cfg)
         if conv:
             self.blocks = nn.ModuleList([
@@ -572,7 +581,7 @@ class FasterViTStage(BaseModule):
         ])
         self.global_tokenizer = TokenInitializer(
             embed_dims, window_size,
-            ct_size) if carrier_tokens and depth > 0 else None
+            ct_size) if tokenizer and depth > 0 else None
 
     def forward(self, x):
         if self.conv:
@@ -587,7 +596,8 @@ class FasterViTStage(BaseModule):
         Hp, Wp = H + pad_b, W + pad_r
         grid = (Hp // w, Wp // w)
         ct = None
-        if self.global_tokenizer is not None and max(grid) > 1:
+        if self.global_tokenizer is not None and self.carrier_tokens and \
+                max(grid) > 1:
             ct = self.global_tokenizer(x)
         x = window_partition(x, w)
         for blk in self.blocks:
@@ -653,18 +663,30 @@ class FasterViT(FreezeStagesMixin, BaseModule):
       ``resolution``, its feature map holds more than one window along a side
       (the module structure, and thus the checkpoint keys, then depend on
       ``resolution``); or
-    - ``any_res=True`` (the official ``faster_vit_any_res.py`` made
-      resolution-free): always, so that one model serves any input size,
-      e.g. for detection and segmentation.
+    - ``any_res=True`` without ``resolution`` (the official
+      ``faster_vit_any_res.py`` made resolution-free): always, with the
+      carrier-token position embedding ``hat_pos_embed``, so that one model
+      serves any input size, e.g. for detection and segmentation (and
+      checkpoints of the official 224 models load into it); or
+    - ``any_res=True`` with ``resolution`` (the official
+      ``faster_vit_any_res.py`` as built for that input size, so that its
+      checkpoints load strictly): the stage pads its map at ``resolution``
+      to multiples of its window; with a grid of more than one window it
+      gets carrier-token layers, and ``hat_pos_embed`` only when that grid
+      is square. Its carrier-token initializer is built in any case (the
+      official model has it; unused with a single window).
 
-    In both forms the number of carrier tokens and their pooling are
+    In every form the number of carrier tokens and their pooling are
     computed from the actual input: each transformer stage pads its map to
     multiples of its window and draws ``ct_size**2`` carrier tokens per
     window when the window grid is larger than 1x1 (with a single window,
-    or without carrier-token layers, it runs plain window attention). At the
-    official models' resolutions both forms give the official numbers, and
-    a checkpoint of an official ``faster_vit_<n>_224`` model loads into
-    either.
+    or without carrier-token layers, it runs plain window attention);
+    ``hat_pos_embed``, where built, is applied when the window grid is
+    square, as the official code does. At the official models' resolutions
+    every form gives the official numbers; a checkpoint of an official
+    ``faster_vit_<n>_224`` model loads into the first two forms, one of
+    ``faster_vit_<n>_any_res(resolution=(H, W))`` into
+    ``any_res=True, resolution=(H, W)``.
 
     Args:
         arch (str | int | dict): ``'0'``-``'6'`` (FasterViT-0..6, also as
@@ -680,11 +702,13 @@ class FasterViT(FreezeStagesMixin, BaseModule):
             ``'0'``.
         in_channels (int): Input image channels. Defaults to 3.
         resolution (int | Sequence[int], optional): Input size ``(H, W)``
-            the structure is built for when ``any_res=False``; None takes
-            the arch's (224, or that of the 21K model). Not allowed with
-            ``any_res=True``. Defaults to None.
-        any_res (bool): Build carrier-token layers for every HAT stage
-            whatever the resolution (see above). Defaults to False.
+            the structure is built for (see above). With ``any_res=False``,
+            None takes the arch's (224, or that of the 21K model); with
+            ``any_res=True``, None builds every carrier-token layer, and a
+            size builds the layers the official any-resolution model built
+            for that size has. Defaults to None.
+        any_res (bool): Build the carrier-token layers of the official
+            any-resolution model (see above). Defaults to False.
         window_sizes (Sequence[int], optional): Window side per stage
             (entries of conv stages are unused); None takes the arch's.
             Defaults to None.
@@ -785,20 +809,19 @@ class FasterViT(FreezeStagesMixin, BaseModule):
             arch['ct_size'] = ct_size
         if hat is not None:
             arch['hat'] = list(hat)
-        if any_res and resolution is not None:
-            raise ValueError('resolution only shapes a FasterViT with '
-                             'any_res=False; with any_res=True sizes come '
-                             'from the input alone')
-        if resolution is None:
+        if resolution is None and not any_res:
             resolution = arch['resolution']
         self._check_arch(arch)
         self.arch = arch
         self.any_res = any_res
-        self.resolution = tuple(resolution) if isinstance(
-            resolution, (list, tuple)) else (resolution, resolution)
-        if len(self.resolution) != 2:
-            raise ValueError('resolution must be an int or (H, W), got '
-                             f'{resolution!r}')
+        # None: an any-res model with every carrier-token layer
+        self.resolution = None
+        if resolution is not None:
+            self.resolution = tuple(resolution) if isinstance(
+                resolution, (list, tuple)) else (resolution, resolution)
+            if len(self.resolution) != 2:
+                raise ValueError('resolution must be an int or (H, W), '
+                                 f'got {resolution!r}')
         self.embed_dims = arch['embed_dims']
         self.depths = arch['depths']
         self.num_stages = len(self.depths)
@@ -845,8 +868,8 @@ class FasterViT(FreezeStagesMixin, BaseModule):
         for i, depth in enumerate(self.depths):
             conv = i < arch['conv_stages']
             window = arch['window_sizes'][i]
-            carrier = not conv and arch['hat'][i] and (
-                any_res or self._windows_per_side(i, window) > 1)
+            carrier, pos_embed, tokenizer = self._carrier_layers(
+                i, window, not conv and arch['hat'][i])
             first = sum(self.depths[:i])
             self.stages.append(
                 FasterViTStage(
@@ -857,9 +880,10 @@ class FasterViT(FreezeStagesMixin, BaseModule):
                     window,
                     arch['ct_size'],
                     carrier_tokens=carrier,
-                    ct_pos_embed=True,
+                    ct_pos_embed=pos_embed,
                     drop_paths=dpr[first:first + depth],
-                    block_cfg=block_cfg))
+                    block_cfg=block_cfg,
+                    tokenizer=tokenizer))
         self.norms = nn.ModuleDict({
             str(i): build_norm_layer(norm_cfg, self.embed_dims[i])[1]
             for i in self.out_indices
@@ -921,6 +945,30 @@ class FasterViT(FreezeStagesMixin, BaseModule):
         """Most windows along a side of stage ``stage`` at ``resolution``,
         counted as the official ``faster_vit.py`` does."""
         return max(int(2**(-2 - stage) * r) // window for r in self.resolution)
+
+    def _window_grid(self, stage, window):
+        """Windows ``(rows, columns)`` of stage ``stage`` at ``resolution``
+        after padding, as the official ``faster_vit_any_res.py`` counts
+        them (its ``sr_ratio``)."""
+        return tuple(-(-int(2**(-2 - stage) * r) // window)
+                     for r in self.resolution)
+
+    def _carrier_layers(self, stage, window, hat):
+        """Whether stage ``stage`` (hierarchical attention: ``hat``) builds
+        ``(carrier-token layers, hat_pos_embed, carrier-token
+        initializer)``, as the official model of this form does."""
+        if not hat:
+            return False, False, False
+        if not self.any_res:  # faster_vit.py
+            carrier = self._windows_per_side(stage, window) > 1
+            return carrier, carrier, carrier
+        if self.resolution is None:  # every layer, for any input
+            return True, True, True
+        # faster_vit_any_res.py built at ``resolution``: HAT.do_sr_hat,
+        # HAT.square and FasterViTLayer.do_gt
+        rows, cols = self._window_grid(stage, window)
+        carrier = max(rows, cols) > 1
+        return carrier, carrier and rows == cols, True
 
     def init_weights(self):
         """Load ``init_cfg`` weights if given, else initialize as the
