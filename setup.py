@@ -116,6 +116,7 @@ setup(
         'all': parse_requirements('requirements.txt'),
     },
     license='Apache License 2.0',
+    license_files=['LICENSE'],
     zip_safe=False,
     cmdclass=CMDCLASS,
 )
