@@ -1,7 +1,9 @@
 """mogazoo: MogaNet, FasterViT and DGMN2 for the OpenMMLab ecosystem."""
 import importlib.util
+import os
 import os.path as osp
 import re
+import shutil
 
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
@@ -25,15 +27,31 @@ def hint_pth():
 HINT_PTH, HINT_LINE = hint_pth()
 
 
+#: What a wheel carries in ``mogazoo/.mim`` (as mmpretrain packages its
+#: own), so that ``mim search/train/test mogazoo`` and
+#: :func:`mogazoo.hub.package_root` find the configs, tools and model index.
+#: An editable install reads them from the source tree instead.
+MIM_FILES = ('model-index.yml', 'configs', 'tools')
+
+
 class BuildPyWithHint(build_py):
     """build_py that also puts :data:`HINT_PTH` at the root of the wheel
-    (site-packages)."""
+    (site-packages) and copies :data:`MIM_FILES` into ``mogazoo/.mim``."""
 
     def run(self):
         super().run()
         path = osp.join(self.build_lib, HINT_PTH)
         with open(path, 'w', encoding='utf-8') as f:
             f.write(HINT_LINE)
+        mim = osp.join(self.build_lib, 'mogazoo', '.mim')
+        ignore = shutil.ignore_patterns('__pycache__', '*.pyc')
+        os.makedirs(mim, exist_ok=True)
+        for name in MIM_FILES:
+            src, dst = osp.join(HERE, name), osp.join(mim, name)
+            if osp.isdir(src):
+                shutil.copytree(src, dst, ignore=ignore, dirs_exist_ok=True)
+            else:
+                shutil.copyfile(src, dst)
 
 
 def editable_wheel_with_hint():
@@ -104,9 +122,12 @@ setup(
     version=get_version(),
     description='MogaNet, FasterViT and DGMN2 backbones for mmpretrain, '
     'mmdetection and mmsegmentation',
-    long_description=open(osp.join(HERE, 'README.md'), encoding='utf-8').read(),
+    long_description=open(osp.join(HERE, 'README.md'),
+                          encoding='utf-8').read(),
     long_description_content_type='text/markdown',
-    packages=find_packages(exclude=('configs', 'tools', 'tests')),
+    packages=find_packages(
+        exclude=('configs', 'configs.*', 'tools', 'tools.*', 'tests',
+                 'tests.*')),
     python_requires='>=3.9',
     install_requires=parse_requirements('requirements/runtime.txt'),
     extras_require={

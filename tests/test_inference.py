@@ -49,7 +49,14 @@ def test_get_model_by_name_and_by_path(root, digits_subset):
     # class names from the image folder of the config's dataset, if there
     folders = tuple(sorted(os.listdir(osp.join(digits_subset, 'val'))))
     assert by_name.dataset_meta == {'classes': folders}
-    assert digits_model('/no/such/folder').dataset_meta == {}
+    # the digits config names its classes: known without the data
+    assert digits_model('/no/such/folder').dataset_meta == {
+        'classes': tuple('0123456789')}
+    folder_cfg = osp.join(root, 'configs/custom/'
+                          'moganet-xtiny_ft-head_image-folder.py')
+    no_data = mogazoo.get_model(folder_cfg, **{
+        'test_dataloader.dataset.data_root': '/no/such/folder'})
+    assert no_data.dataset_meta == {}
     assert NAME in mogazoo.list_models('xtiny')
     assert all('_base_' not in n for n in mogazoo.list_models())
 

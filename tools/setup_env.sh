@@ -146,7 +146,13 @@ echo "mmcv==$MMCV_VERSION" > "$CONSTRAINT"
 "${PIP[@]}" install -q -c "$CONSTRAINT" -r "$ROOT/requirements/mminstall.txt" \
   -r "$ROOT/requirements/optional.txt" -r "$ROOT/requirements/tests.txt"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
-rm -f "$CONSTRAINT"
+# openmim is optional (tests that need it skip without it): its pins would downgrade the
+# stack, so it goes in with --no-deps and requirements/mim.txt lists what it imports.
+grep -v '^openmim' "$ROOT/requirements/mim.txt" > "$CONSTRAINT.mim"
+"${PIP[@]}" install -q -c "$CONSTRAINT" -r "$CONSTRAINT.mim" \
+  && "${PIP[@]}" install -q --no-deps "$(grep '^openmim' "$ROOT/requirements/mim.txt")" \
+  || echo "[setup] warning: openmim not installed (optional: mim search/train mogazoo)"
+rm -f "$CONSTRAINT" "$CONSTRAINT.mim"
 step_end
 
 step_start "verify installed stack"

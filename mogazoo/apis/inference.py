@@ -2,10 +2,12 @@
 
     >>> import mogazoo
     >>> model = mogazoo.get_model('moganet-xtiny_1xb64_digits', 'epoch_12.pth')
+    >>> model = mogazoo.get_model('moganet-tiny_8xb128_in1k', pretrained=True)
     >>> mogazoo.inference_model(model, 'data/digits/val/3/1234.png', topk=3)
     [{'label': 3, 'score': 0.97, 'class_name': '3'}, ...]
 """
 import difflib
+import fnmatch
 import glob
 import os.path as osp
 from typing import List, Optional, Union
@@ -15,36 +17,38 @@ import torch
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
-from mmengine.runner.checkpoint import _load_checkpoint
 
+from mogazoo.hub import config_dir, model_index
 from mogazoo.utils import check_checkpoint, load_config
-from mogazoo.utils.checkpoint_fit import check_fit
-
-#: The ``configs`` folder of the source tree that holds mogazoo's configs.
-CONFIG_DIR = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
 
 
 def list_models(pattern: Optional[str] = None) -> List[str]:
-    """Names that :func:`get_model` accepts: the stems of the classification
-    configs, ``configs/<family>/*.py`` (detection and segmentation configs
-    live one folder deeper), sorted.
+    """The model names of mogazoo's model index (``model-index.yml``: every
+    ImageNet config of the three families and the digits demo), the names
+    ``mmpretrain.list_models`` shows after ``import mogazoo``, sorted.
 
     Args:
-        pattern (str, optional): Keep the names that contain it
-            (case-insensitive). Defaults to None (all).
+        pattern (str, optional): A wildcard pattern (``'*moganet*'``, as
+            for ``mmpretrain.list_models``) or, without ``*?[``, a part of
+            the name (case-insensitive). Defaults to None (all).
 
     Returns:
-        list[str]: Config stems such as ``'moganet-xtiny_1xb64_digits'``.
+        list[str]: Names such as ``'moganet-xtiny_1xb64_digits'``.
     """
-    names = sorted(_config_index())
+    names = sorted(model_index())
     if pattern:
-        names = [n for n in names if pattern.lower() in n.lower()]
+        pattern = pattern.lower()
+        if any(c in pattern for c in '*?['):
+            names = fnmatch.filter(names, pattern)
+        else:
+            names = [n for n in names if pattern in n]
     return names
 
 
 def _config_index():
-    paths = sorted(glob.glob(osp.join(CONFIG_DIR, '*', '*.py')))
+    """Config stems under ``configs/<folder>/*.py`` (the index's names and
+    the ``configs/custom`` examples) and their paths."""
+    paths = sorted(glob.glob(osp.join(config_dir(), '*', '*.py')))
     return {
         osp.splitext(osp.basename(p))[0]: p
         for p in paths if osp.basename(osp.dirname(p)) != '_base_'
@@ -70,12 +74,15 @@ def find_config(name_or_path: str) -> str:
             raise FileNotFoundError(f'Config file not found: {name_or_path}')
         return name_or_path
     index = _config_index()
+    entry = model_index().get(name_or_path.lower())
+    if entry is not None:
+        return entry['config']
     if name_or_path in index:
         return index[name_or_path]
     close = difflib.get_close_matches(name_or_path, index, n=5, cutoff=0.5)
     hint = f'; close matches: {", ".join(close)}' if close else ''
     raise ValueError(f'Unknown model name {name_or_path!r} (neither a '
-                     f'classification config stem under {CONFIG_DIR} nor '
+                     f'classification config stem under {config_dir()} nor '
                      f'a file){hint}')
 
 
@@ -114,21 +121,27 @@ def dataset_classes(cfg, split: str = 'test') -> Optional[tuple]:
 
 
 def get_model(name_or_config: str,
-              checkpoint: Optional[str] = None,
+              pretrained: Union[bool, str, None] = None,
               device: Union[str, torch.device] = 'cpu',
+              checkpoint: Optional[str] = None,
               **cfg_options) -> torch.nn.Module:
     """Build a mogazoo classifier in eval mode.
 
     Args:
-        name_or_config (str): A config stem under ``configs/`` (e.g.
-            ``'moganet-xtiny_1xb64_digits'``, see :func:`list_models`) or a
-            config file path.
-        checkpoint (str, optional): Checkpoint to load (strictly: keys and
-            shapes must match, else :class:`CheckpointMismatchError` says
-            how they differ; an official MogaNet / FasterViT / DGMN2 file is
-            converted in memory). None keeps the weights the model is built
-            with. Defaults to None.
+        name_or_config (str): A model name (see :func:`list_models`), a
+            config stem under ``configs/`` or a config file path.
+        pretrained (bool | str, optional): The weights. True: the official
+            weights of the name's metafile entry (downloaded once to
+            ``$MOGAZOO_HOME/checkpoints``, hash-checked, converted once and
+            cached, see :mod:`mogazoo.hub`) or the config's ``load_from``.
+            A path or URL: that checkpoint, official (converted) or
+            mogazoo's. It loads strictly: keys and shapes must match, else
+            :class:`CheckpointMismatchError` says how they differ. None or
+            False keep the weights the model is built with. Defaults to
+            None.
         device (str | torch.device): Device of the model. Defaults to 'cpu'.
+        checkpoint (str, optional): Another name for a ``pretrained`` path
+            (the argument's former name). Defaults to None.
         **cfg_options: Merged into the config first, as ``--cfg-options``:
             nested dicts (``model=dict(head=dict(num_classes=5))``) or dotted
             keys (``**{'model.head.num_classes': 5}``).
@@ -137,30 +150,37 @@ def get_model(name_or_config: str,
         nn.Module: The classifier, with ``model.cfg`` (the config) and
         ``model.dataset_meta`` (``{'classes': (...)}`` from the checkpoint's
         meta, else from the config's dataset, see :func:`dataset_classes`;
-        ``{}`` when neither has them).
+        ``{}`` when neither has them), and the attributes mmpretrain's
+        inferencers read (``_config``, ``_dataset_meta``, ``_metainfo``).
     """
     from mmpretrain.registry import MODELS
-    cfg = load_config(find_config(name_or_config), cfg_options)
+
+    from .model_hub import (classes_of, load_strict, metainfo_for,
+                            resolve_pretrained)
     if checkpoint is not None:
-        check_checkpoint(checkpoint)
+        if pretrained not in (None, False):
+            raise ValueError('pass the checkpoint as pretrained= or as '
+                             'checkpoint=, not both')
+        pretrained = checkpoint
+    config = find_config(name_or_config)
+    cfg = load_config(config, cfg_options)
+    metainfo = metainfo_for(config_path=config)
+    pretrained = resolve_pretrained(pretrained, name_or_config,
+                                    metainfo.weights, cfg)
+    if pretrained is not None and '://' not in str(pretrained):
+        check_checkpoint(pretrained)
     cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(cfg.model)
     if torch.device(device).type == 'cpu':
         model = revert_sync_batchnorm(model)
-    meta = {}
-    if checkpoint is not None:
-        ckpt = _load_checkpoint(checkpoint, map_location='cpu',
-                                logger='silent')
-        state = ckpt.get('state_dict', ckpt)
-        model.load_state_dict(
-            check_fit(model.state_dict(), state, 'strict', checkpoint,
-                      f'the model of {name_or_config}'))
-        meta = ckpt.get('meta') or {}
-    classes = (meta.get('dataset_meta') or {}).get('classes') or meta.get(
-        'CLASSES') or dataset_classes(cfg)
-    model.dataset_meta = {'classes': tuple(classes)} if classes else {}
-    model.cfg = cfg
+    meta = load_strict(model, pretrained, f'the model of {name_or_config}') \
+        if pretrained is not None else {}
+    classes = classes_of(meta, cfg)
+    model.dataset_meta = {'classes': classes} if classes else {}
+    model.cfg = model._config = cfg
+    model._dataset_meta = dict(model.dataset_meta)
+    model._metainfo = metainfo
     return model.to(device).eval()
 
 

@@ -130,7 +130,9 @@ def install_checkpoint_loaders() -> None:
 
     Local files are read with :func:`mogazoo.utils.safe_load.load_torch_file`
     (``weights_only``, the ``argparse.Namespace`` of official training
-    arguments allowed, clear errors for refused files).
+    arguments allowed, clear errors for refused files); URLs go through
+    :func:`mogazoo.hub.load_url` (downloaded, hash-checked, converted and
+    cached once).
     """
     global _DONE
     if _DONE:
@@ -147,10 +149,10 @@ def install_checkpoint_loaders() -> None:
             load_torch_file(filename, map_location=map_location), filename)
 
     CheckpointLoader.register_scheme('', load_from_local, force=True)
-    http = CheckpointLoader._get_checkpoint_loader('https://')
 
     def load_from_http(filename, map_location):
-        return convert_if_official(http(filename, map_location), filename)
+        from mogazoo.hub import load_url
+        return load_url(filename, map_location=map_location)
 
     CheckpointLoader.register_scheme(('http://', 'https://'), load_from_http,
                                      force=True)

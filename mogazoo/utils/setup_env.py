@@ -7,8 +7,11 @@ import torch
 
 def register_all_modules(init_default_scope: bool = False) -> None:
     """Import every mogazoo module so that it lands in mmpretrain's and
-    mmengine's registries, and allow-list mmengine checkpoints for
-    ``torch.load`` (see :mod:`mogazoo.utils.compat`)."""
+    mmengine's registries, allow-list mmengine checkpoints for
+    ``torch.load`` (see :mod:`mogazoo.utils.compat`), route checkpoint
+    loading through mogazoo's converters and cache
+    (:mod:`mogazoo.converters.auto`, :mod:`mogazoo.hub`), and register
+    mogazoo's model names with mmpretrain (:mod:`mogazoo.apis.model_hub`)."""
     import mogazoo.datasets  # noqa: F401
     import mogazoo.engine  # noqa: F401
     import mogazoo.models  # noqa: F401
@@ -17,6 +20,8 @@ def register_all_modules(init_default_scope: bool = False) -> None:
     from .compat import allow_mmengine_checkpoints
     allow_mmengine_checkpoints()
     install_checkpoint_loaders()
+    from mogazoo.apis.model_hub import install
+    install()
     if init_default_scope:
         from mmpretrain.utils import register_all_modules as mmpretrain_reg
         mmpretrain_reg(init_default_scope=True)

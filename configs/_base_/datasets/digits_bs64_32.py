@@ -5,6 +5,8 @@
 # such file before training starts.
 dataset_type = 'CustomDataset'
 data_root = 'data/digits'
+# The class folders' names, also known without the data (inference by name).
+metainfo = dict(classes=tuple(str(i) for i in range(10)))
 data_preprocessor = dict(
     num_classes=10,
     mean=[127.5, 127.5, 127.5],
@@ -29,7 +31,7 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix='train',
-                 pipeline=train_pipeline),
+                 metainfo=metainfo, pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True),
 )
 val_dataloader = dict(
@@ -37,7 +39,7 @@ val_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix='val',
-                 pipeline=test_pipeline),
+                 metainfo=metainfo, pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),
 )
 val_evaluator = dict(type='Accuracy', topk=(1, 5))
