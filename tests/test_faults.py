@@ -160,17 +160,42 @@ def test_load_from_official_checkpoint_in_finetuning(root, digits_subset,
         assert torch.equal(record.before[key], ref[key]), key
 
 
-def test_official_detection_layout_is_refused(tmp_path, root):
-    model = build(f'{root}/{FAMILIES["MogaNet"][0]}')
-    import test_converter
-    state = {'backbone.' + test_converter.official_key(k): v
-             for k, v in model.state_dict().items()
-             if k.startswith('backbone.')}
+@pytest.mark.parametrize('family', list(FAMILIES))
+def test_official_detection_layout(family, tmp_path, root):
+    """An official detection checkpoint (backbone.* in the official
+    layout): MogaNet's is converted in memory (tests/
+    test_downstream_converter.py has the details); FasterViT's and DGMN2's
+    are refused, naming the ImageNet converter, as no converter exists."""
+    from mmengine.runner.checkpoint import _load_checkpoint
+    if family == 'MogaNet':
+        model = build(f'{root}/{FAMILIES["MogaNet"][0]}')
+        import test_converter
+        state = {'backbone.' + test_converter.official_key(k): v
+                 for k, v in model.state_dict().items()
+                 if k.startswith('backbone.')}
+    else:  # a key of the official layout is enough to be recognised
+        state = {dict(FasterViT='backbone.levels.0.blocks.0.conv.weight',
+                      DGMN2='backbone.block1.0.attn.q.weight')[family]:
+                 torch.zeros(1)}
     state['neck.fpn_convs.0.conv.weight'] = torch.zeros(1)
-    path = tmp_path / 'retinanet_moganet.pth'
+    path = tmp_path / 'retinanet_official.pth'
     torch.save({'state_dict': state, 'meta': {}}, path)
-    with pytest.raises(RuntimeError, match=r'official MogaNet detection .*'
-                       r'moganet_to_mogazoo\.py'):
+    if family != 'MogaNet':
+        with pytest.raises(RuntimeError, match=rf'official {family} '
+                           r'detection .*no converter.*'
+                           rf'{CONVERTERS[family]}_to_mogazoo\.py'):
+            _load_checkpoint(str(path))
+        return
+    ckpt = _load_checkpoint(str(path))
+    assert ckpt['meta']['converter'] == 'moganet_det_to_mogazoo.py'
+    converted = ckpt['state_dict']
+    assert torch.equal(converted['neck.fpn_convs.0.conv.weight'],
+                       torch.zeros(1))
+    for key, value in model.state_dict().items():
+        if key.startswith('backbone.'):
+            assert torch.equal(converted[key], value), key
+    # into the classifier it is not: strict loading names the difference
+    with pytest.raises(CheckpointMismatchError, match='unexpected'):
         mogazoo.get_model(f'{root}/{FAMILIES["MogaNet"][0]}', str(path))
 
 

@@ -10,7 +10,10 @@ http(s) URLs), so that every one of those paths sees
 :func:`convert_if_official`'s result: an official checkpoint converted in
 memory by the same converter ``tools/model_converters`` runs (equal to
 converting with the tool first), or an error that names the converter
-command where that cannot be done.
+command where that cannot be done. Official MogaNet detection (mmdet 2.x)
+and segmentation (mmseg 0.x) checkpoints are converted too
+(:mod:`.moganet_downstream`); official FasterViT and DGMN2 downstream
+checkpoints are refused (no converter).
 """
 import os.path as osp
 import re
@@ -22,6 +25,7 @@ from .common import select_state_dict
 from .dgmn2 import convert_dgmn2
 from .fastervit import convert_fastervit
 from .moganet import convert_moganet
+from .moganet_downstream import convert_moganet_downstream, detect_task
 
 #: family: (key pattern of the official layout, converter, tool script)
 OFFICIAL_LAYOUTS = OrderedDict(
@@ -32,6 +36,11 @@ OFFICIAL_LAYOUTS = OrderedDict(
     DGMN2=(re.compile(r'^(patch_embed1\.conv1|block1)\.'), convert_dgmn2,
            'dgmn2_to_mogazoo.py'),
 )
+#: family: downstream (det / seg) tool scripts, by task; families not
+#: listed have no converter for their official det / seg checkpoints
+DOWNSTREAM_TOOLS = dict(
+    MogaNet=dict(det='moganet_det_to_mogazoo.py',
+                 seg='moganet_seg_to_mogazoo.py'))
 _DONE = False
 
 
@@ -66,6 +75,42 @@ def _state_dict_of(checkpoint):
     return checkpoint
 
 
+def _convert_downstream(checkpoint, family, source):
+    """An official detection / segmentation checkpoint (``backbone.*`` in
+    ``family``'s official layout), converted, or a RuntimeError."""
+    state = _state_dict_of(checkpoint)
+    tools = DOWNSTREAM_TOOLS.get(family)
+    if tools is None:
+        raise RuntimeError(
+            f'{source} looks like an official {family} detection / '
+            'segmentation checkpoint (backbone.* in the official '
+            'layout); mogazoo has no converter for it. Start from the '
+            f'ImageNet checkpoint converted with '
+            f'{tool_command(family, source)}')
+    task = detect_task(state)
+    script = tools[task or 'det']
+    what = dict(det='detection ', seg='segmentation ').get(
+        task, 'detection / segmentation ')
+    try:
+        converted = convert_moganet_downstream(
+            select_state_dict(checkpoint, source=source))
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise RuntimeError(
+            f'{source} is an official {family} {what}checkpoint but cannot '
+            f'be converted ({exc}); convert it with python '
+            f'tools/model_converters/{script} {source} DST and check the '
+            'output') from exc
+    print_log(
+        f'{source}: official {family} {what}checkpoint, converted in memory '
+        f'({len(converted)} tensors) as '
+        f'python tools/model_converters/{script} {source} DST would',
+        logger='current')
+    return dict(
+        meta=dict(source=osp.basename(str(source)), ema=False,
+                  converter=script, converted_in_memory=True),
+        state_dict=converted)
+
+
 def convert_if_official(checkpoint, source: str = 'checkpoint'):
     """Convert a loaded checkpoint in an official layout; return any other
     checkpoint unchanged.
@@ -74,9 +119,11 @@ def convert_if_official(checkpoint, source: str = 'checkpoint'):
     / ``module`` / bare, as the official repositories release them) becomes
     ``{'meta': {...}, 'state_dict': ...}`` exactly as the converter tool
     writes it without ``--ema`` (the ``state_dict`` weights), and one line
-    is logged. An official *detection or segmentation* checkpoint
-    (``backbone.blocks1.*`` and the like) is refused: no converter exists
-    for those yet.
+    is logged. An official MogaNet *detection or segmentation* checkpoint
+    (``backbone.blocks1.*``, mmdet 2.x / mmseg 0.x heads) is converted the
+    same way, as ``moganet_det_to_mogazoo.py`` / ``moganet_seg_to_mogazoo.py``
+    would; official FasterViT / DGMN2 ones are refused: no converter exists
+    for those.
 
     Args:
         checkpoint (object): What ``torch.load`` returned.
@@ -95,12 +142,7 @@ def convert_if_official(checkpoint, source: str = 'checkpoint'):
             if isinstance(k, str) and k.startswith('backbone.'))
         downstream = detect_official(inner)
         if downstream:
-            raise RuntimeError(
-                f'{source} looks like an official {downstream} detection / '
-                'segmentation checkpoint (backbone.* in the official '
-                'layout); mogazoo has no converter for it. Start from the '
-                f'ImageNet checkpoint converted with '
-                f'{tool_command(downstream, source)}')
+            return _convert_downstream(checkpoint, downstream, source)
         return checkpoint
     _, convert, script = OFFICIAL_LAYOUTS[family]
     command = tool_command(family, source)

@@ -35,8 +35,14 @@ def _mmengine_checkpoint_globals():
             getattr(np.dtypes, name) for name in dir(np.dtypes)
             if name.endswith('DType')
         ]
+    # files written under numpy 1.x (mmcv 1.x checkpoints: mmseg 0.x stores
+    # its best mIoU as a numpy scalar in meta.hook_msgs) name these
+    # numpy.core.multiarray.*, which numpy 2 moved to numpy._core
+    numpy1_names = [(_reconstruct, 'numpy.core.multiarray._reconstruct'),
+                    (scalar, 'numpy.core.multiarray.scalar')]
     return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype,
-            (_history_buffer_getattr, 'builtins.getattr')] + dtype_classes
+            (_history_buffer_getattr, 'builtins.getattr')] + numpy1_names + \
+        dtype_classes
 
 
 def _history_buffer_getattr(obj, name):
