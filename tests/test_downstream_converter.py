@@ -362,15 +362,23 @@ def test_numpy1_pickled_meta_loads(official, tmp_path):
 def test_openmmlab_layout_classifier_is_not_taken_for_a_detector(
         official, tmp_path):
     """backbone.blocks1.* with head.fc.* (an OpenMixup classifier) is
-    refused with an error that says so, not half-converted."""
+    refused by the det/seg converters with an error that says so, not
+    half-converted; loaded, it is converted as the classifier it is
+    (tests/test_openmixup_converter.py)."""
     _, state = official['retinanet']
     classifier = {k: v for k, v in state.items() if k.startswith('backbone.')}
     classifier['head.fc.weight'] = torch.zeros(1000, 192)
-    with pytest.raises(ValueError, match='classifier'):
+    with pytest.raises(ValueError, match=r'classifier.*'
+                       r'moganet_to_mogazoo\.py'):
         convert_moganet_downstream(classifier)
+    with pytest.raises(ValueError, match='classifier'):
+        convert_moganet_det(classifier)
     path = tmp_path / 'openmixup.pth'
     torch.save(dict(state_dict=classifier, meta={}), path)
-    with pytest.raises(RuntimeError, match=r'official MogaNet detection / '
-                       r'segmentation checkpoint but cannot be converted .*'
-                       r'classifier'):
-        _load_checkpoint(str(path))
+    with mock.patch('mogazoo.converters.auto.print_log'):
+        ckpt = _load_checkpoint(str(path))
+    assert ckpt['meta']['converter'] == 'moganet_to_mogazoo.py'
+    assert set(ckpt['state_dict']) == set(
+        convert_moganet_downstream({k: v for k, v in classifier.items()
+                                    if k.startswith('backbone.')})) | {
+        'head.fc.weight'}

@@ -12,8 +12,11 @@ memory by the same converter ``tools/model_converters`` runs (equal to
 converting with the tool first), or an error that names the converter
 command where that cannot be done. Official MogaNet detection (mmdet 2.x)
 and segmentation (mmseg 0.x) checkpoints are converted too
-(:mod:`.moganet_downstream`); official FasterViT and DGMN2 downstream
-checkpoints are refused (no converter).
+(:mod:`.moganet_downstream`), and so are OpenMixup's MogaNet classifiers
+(``backbone.blocks1.*`` with ``head.fc.*``, e.g. MogaNet-T*), by
+:func:`~.moganet.convert_moganet` as ``moganet_to_mogazoo.py`` does;
+official FasterViT and DGMN2 downstream checkpoints are refused (no
+converter).
 """
 import os.path as osp
 import re
@@ -24,7 +27,8 @@ from mmengine.logging import print_log
 from .common import select_state_dict
 from .dgmn2 import convert_dgmn2
 from .fastervit import convert_fastervit
-from .moganet import convert_moganet
+from .moganet import (convert_moganet, is_openmixup_moganet,
+                      openmixup_ema_keys)
 from .moganet_downstream import convert_moganet_downstream, detect_task
 
 #: family: (key pattern of the official layout, converter, tool script)
@@ -123,7 +127,10 @@ def convert_if_official(checkpoint, source: str = 'checkpoint'):
     (``backbone.blocks1.*``, mmdet 2.x / mmseg 0.x heads) is converted the
     same way, as ``moganet_det_to_mogazoo.py`` / ``moganet_seg_to_mogazoo.py``
     would; official FasterViT / DGMN2 ones are refused: no converter exists
-    for those.
+    for those. An OpenMixup MogaNet classifier (``backbone.blocks1.*`` and
+    ``head.fc.*``, mmcv 1.x's ``{'meta', 'state_dict', 'optimizer'}``) is
+    converted as ``moganet_to_mogazoo.py`` converts it (its ``ema_*``
+    buffers dropped, as without ``--ema``).
 
     Args:
         checkpoint (object): What ``torch.load`` returned.
@@ -136,28 +143,42 @@ def convert_if_official(checkpoint, source: str = 'checkpoint'):
     """
     state = _state_dict_of(checkpoint)
     family = detect_official(state)
+    layout = f'the official {family} layout'
+    what = f'official {family} checkpoint'
     if not family:
-        inner = OrderedDict(
-            (k[len('backbone.'):], v) for k, v in state.items()
-            if isinstance(k, str) and k.startswith('backbone.'))
-        downstream = detect_official(inner)
-        if downstream:
-            return _convert_downstream(checkpoint, downstream, source)
-        return checkpoint
+        str_keys = [k for k in state if isinstance(k, str)]
+        if is_openmixup_moganet(OrderedDict.fromkeys(str_keys)):
+            # backbone.blocks1.* and head.fc.*: MogaNet-T* and the other
+            # OpenMixup releases; moganet_to_mogazoo.py reads them too
+            family = 'MogaNet'
+            layout = "OpenMixup's MogaNet classifier layout"
+            what = 'OpenMixup MogaNet classifier checkpoint'
+        else:
+            inner = OrderedDict(
+                (k[len('backbone.'):], v) for k, v in state.items()
+                if isinstance(k, str) and k.startswith('backbone.'))
+            downstream = detect_official(inner)
+            if downstream:
+                return _convert_downstream(checkpoint, downstream, source)
+            return checkpoint
     _, convert, script = OFFICIAL_LAYOUTS[family]
     command = tool_command(family, source)
     try:
         converted = convert(select_state_dict(checkpoint, source=source))
     except (KeyError, RuntimeError, ValueError) as exc:
         raise RuntimeError(
-            f'{source} is in the official {family} layout but cannot be '
+            f'{source} is in {layout} but cannot be '
             f'converted ({exc}); convert it with {command} and check the '
             'output') from exc
-    extra = ' (it also holds state_dict_ema: convert with --ema to use ' \
-        'the EMA weights)' if 'state_dict_ema' in checkpoint and \
-        'state_dict' in checkpoint else ''
+    extra = ''
+    if 'state_dict_ema' in checkpoint and 'state_dict' in checkpoint:
+        extra = ' (it also holds state_dict_ema: convert with --ema to ' \
+            'use the EMA weights)'
+    elif openmixup_ema_keys(state):
+        extra = ' (it also holds EMAHook buffers ema_*, dropped: convert ' \
+            'with --ema to use the EMA weights)'
     print_log(
-        f'{source}: official {family} checkpoint, converted in memory '
+        f'{source}: {what}, converted in memory '
         f'({len(converted)} tensors) as {command} would{extra}',
         logger='current')
     return dict(

@@ -8,6 +8,9 @@ import torch
 from mogazoo.utils.atomic_io import atomic_writer
 
 STATE_DICT_KEYS = ('state_dict', 'model', 'module')
+#: The buffers of mmcv 1.x's / OpenMixup's ``EMAHook``: ``ema_`` + the
+#: parameter's name with ``.`` as ``_``.
+EMA_BUFFER_PREFIX = 'ema_'
 
 
 def load_official_state_dict(path, ema=False, trust_file=False):
@@ -26,7 +29,9 @@ def load_official_state_dict(path, ema=False, trust_file=False):
 
     Args:
         path (str): The official checkpoint.
-        ema (bool): Return ``state_dict_ema`` instead of the weights.
+        ema (bool): Return ``state_dict_ema`` (or, in an mmcv 1.x
+            ``EMAHook`` checkpoint, the ``ema_*`` buffers' values, see
+            :func:`select_state_dict`) instead of the weights.
             Defaults to False.
         trust_file (bool): Allow unknown (but not dangerous) pickled
             objects; only for files from a source you trust.
@@ -39,7 +44,8 @@ def load_official_state_dict(path, ema=False, trust_file=False):
         FileNotFoundError: the file is missing.
         RuntimeError: the file is truncated, corrupt, not a checkpoint or
             refused (see above).
-        KeyError: ``ema=True`` but the file holds no ``state_dict_ema``.
+        KeyError: ``ema=True`` but the file holds no ``state_dict_ema``
+            (nor ``ema_*`` buffers).
     """
     from mogazoo.utils.safe_load import load_torch_file
     ckpt = load_torch_file(path, map_location='cpu', trust_file=trust_file)
@@ -52,33 +58,66 @@ def select_state_dict(ckpt, ema=False, source='checkpoint'):
     ``state_dict`` / ``model`` / ``module`` that is a dict, else ``ckpt``
     itself (a bare state dict); ``module.`` prefixes stripped.
 
+    A checkpoint of an mmcv 1.x ``EMAHook`` (OpenMixup's) has no
+    ``state_dict_ema`` but one ``ema_<name with . as _>`` buffer per
+    parameter inside its ``state_dict``: with ``ema=True`` those values
+    replace the parameters they shadow and the ``ema_*`` keys go, as
+    OpenMixup's ``tools/model_converters/publish_model.py --swap_ema``
+    does; without, they are left for the converter (which drops them).
+
     Args:
         ckpt (object): What ``torch.load`` returned.
-        ema (bool): Pick ``state_dict_ema``. Defaults to False.
+        ema (bool): Pick ``state_dict_ema`` (or swap in the ``ema_*``
+            buffers). Defaults to False.
         source (str): The file, for messages. Defaults to 'checkpoint'.
 
     Raises:
         RuntimeError: ``ckpt`` holds no state dict of tensors.
-        KeyError: ``ema=True`` but there is no ``state_dict_ema``.
+        KeyError: ``ema=True`` but there is neither ``state_dict_ema`` nor
+            an ``ema_*`` buffer.
     """
     if not isinstance(ckpt, dict):
         raise RuntimeError(f'{source} holds a {type(ckpt).__name__}, '
                            'not a checkpoint dict')
-    if ema:
-        if 'state_dict_ema' not in ckpt:
-            raise KeyError(f'--ema given but {source} has no state_dict_ema '
-                           f'(keys: {sorted(ckpt)[:10]})')
+    swap_ema = False
+    if ema and 'state_dict_ema' in ckpt:
         state_dict = ckpt['state_dict_ema']
     else:
         state_dict = next((ckpt[k] for k in STATE_DICT_KEYS
                            if isinstance(ckpt.get(k), dict)), ckpt)
+        if ema:
+            swap_ema = isinstance(state_dict, dict) and any(
+                isinstance(k, str) and k.startswith(EMA_BUFFER_PREFIX)
+                for k in state_dict)
+            if not swap_ema:
+                raise KeyError(
+                    f'--ema given but {source} has no state_dict_ema '
+                    f'(keys: {sorted(ckpt)[:10]}) nor EMAHook buffers '
+                    f'({EMA_BUFFER_PREFIX}*)')
     if not state_dict or not all(
             isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise RuntimeError(f'{source} does not hold a state dict of tensors '
                            f'(top-level keys: {sorted(ckpt)[:10]})')
-    return OrderedDict(
+    state_dict = OrderedDict(
         (k[len('module.'):] if k.startswith('module.') else k, v)
         for k, v in state_dict.items())
+    if swap_ema:
+        state_dict = swap_ema_buffers(state_dict)
+    return state_dict
+
+
+def swap_ema_buffers(state_dict):
+    """The weights of an mmcv 1.x ``EMAHook`` checkpoint with its EMA values:
+    each key ``k`` that has an ``ema_<k with . as _>`` buffer takes that
+    buffer's value, other keys (BN statistics ...) stay, and the ``ema_*``
+    keys go (OpenMixup's ``publish_model.py --swap_ema``)."""
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        if key.startswith(EMA_BUFFER_PREFIX):
+            continue
+        ema_key = EMA_BUFFER_PREFIX + key.replace('.', '_')
+        out[key] = state_dict.get(ema_key, value)
+    return out
 
 
 def _same_file(a, b):
@@ -163,8 +202,11 @@ def converter_main(name, convert, description, argv=None):
     parser = argparse.ArgumentParser(prog=name, description=description)
     parser.add_argument('src', help='official checkpoint')
     parser.add_argument('dst', help='where to write the mogazoo checkpoint')
-    parser.add_argument('--ema', action='store_true',
-                        help='convert state_dict_ema instead of state_dict')
+    parser.add_argument(
+        '--ema', action='store_true',
+        help='convert state_dict_ema instead of state_dict (in an mmcv 1.x '
+        "EMAHook checkpoint, e.g. OpenMixup's: the ema_* buffers in place "
+        'of the parameters)')
     parser.add_argument(
         '--trust-file', action='store_true',
         help='allow unknown pickled objects in SRC (only for trusted files; '

@@ -21,6 +21,10 @@ classifier's own under ``backbone.``, without ``head.*``.
   serve the 2.x / 0.x checkpoints). Only their top-level names are checked,
   per task, so that a checkpoint of another task or layout is refused
   instead of half-converted.
+
+An OpenMixup MogaNet classifier has the same ``backbone.*`` but a
+``head.fc.*`` and no det/seg heads: it is refused here and converted by
+:func:`~.moganet.convert_moganet` (``moganet_to_mogazoo.py``).
 """
 import re
 from collections import OrderedDict
@@ -129,11 +133,12 @@ def convert_moganet_downstream(state_dict, task=None):
         # MogaNet_feat has an nn.Identity head; a classifier head here
         # would be silently mapped to head.fc.* by the ImageNet rules
         unknown.extend('backbone.' + k for k in heads)
-    if task == 'backbone' and any(k.startswith('head.') for k in unknown):
+    if not found and any(k.startswith('head.') for k in unknown):
         raise ValueError(
             'backbone.* with a classifier head.* is an OpenMMLab-layout '
             'MogaNet classifier (e.g. an OpenMixup checkpoint), not a '
-            'detection / segmentation checkpoint')
+            'detection / segmentation checkpoint; convert it with '
+            'moganet_to_mogazoo.py')
     if unknown:
         raise ValueError(
             f'{len(unknown)} keys are neither the MogaNet backbone nor a '

@@ -3,9 +3,13 @@
     python tools/model_converters/moganet_to_mogazoo.py SRC DST [--ema]
 
 SRC is a checkpoint as released by Westlake-AI/MogaNet (``state_dict``,
-``state_dict_ema``, ``model`` or a bare state dict). DST holds
-``backbone.*`` and ``head.*`` keys that load with ``strict=True`` into the
-model of the matching ``configs/moganet/moganet-<arch>_*_in1k.py``.
+``state_dict_ema``, ``model`` or a bare state dict) or by Westlake-AI/openmixup
+(MogaNet-T* and the other ``moganet-in1k-weights`` releases: mmcv 1.x's
+``{'meta', 'state_dict', 'optimizer'}`` with ``backbone.blocks1.*`` and
+``head.fc.*`` keys; ``--ema`` takes the values of its ``ema_*`` EMAHook
+buffers, which are dropped otherwise); the layout is told from the keys.
+DST holds ``backbone.*`` and ``head.*`` keys that load with ``strict=True``
+into the model of the matching ``configs/moganet/moganet-<arch>_*_in1k*.py``.
 """
 import os.path as osp
 import sys
@@ -15,7 +19,20 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
 
 from mogazoo.converters import convert_moganet  # noqa: E402
 from mogazoo.converters.common import converter_main  # noqa: E402
+from mogazoo.converters.moganet import (is_openmixup_moganet,  # noqa: E402
+                                        openmixup_ema_keys)
+
+
+def convert(state_dict):
+    """:func:`convert_moganet` (either layout), saying which was read."""
+    converted = convert_moganet(state_dict)
+    if is_openmixup_moganet(state_dict):
+        ema = openmixup_ema_keys(state_dict)
+        print('OpenMixup MogaNet classifier layout (backbone.*, head.fc.*)' +
+              (f'; {len(ema)} EMAHook buffers ema_* dropped (--ema uses '
+               'them)' if ema else ''))
+    return converted
+
 
 if __name__ == '__main__':
-    converter_main('moganet_to_mogazoo', convert_moganet,
-                   __doc__.splitlines()[0])
+    converter_main('moganet_to_mogazoo', convert, __doc__.splitlines()[0])
