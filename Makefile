@@ -1,8 +1,11 @@
-# The README's two commands. Each runs the idempotent set-up first
+# The README's commands. Each runs the idempotent set-up first
 # (creates .venv and installs the pinned stack; seconds when already done).
+#   make demo      train + test MogaNet-XT on the bundled digits
+#   make test      the quick suite: every test not marked slow
+#   make test-all  everything, what CI (.ci/run) runs
 PY := .venv/bin/python
 
-.PHONY: setup demo test
+.PHONY: setup demo test test-all
 setup:
 	bash tools/setup_env.sh
 
@@ -10,4 +13,7 @@ demo: setup
 	$(PY) tools/run_demo.py
 
 test: setup
+	$(PY) -m pytest tests -m "not slow"
+
+test-all: setup
 	$(PY) -m pytest tests

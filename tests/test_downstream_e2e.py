@@ -5,7 +5,10 @@ a detector with 2 CPU processes.
 
 The bars are far above chance (a detector that guesses has mAP ~0; always
 predicting background gives mIoU 1/11 = 9.1 %) and well below what the runs
-reach (see each test)."""
+reach (see each test).
+
+All four are ``slow`` (about 20 minutes on 2 CPU cores together): ``make
+test-all`` and CI run them, ``make test`` does not."""
 import glob
 import json
 import os
@@ -16,6 +19,7 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DET = 'configs/moganet/det/retinanet_moganet-xtiny_fpn_digit-scenes.py'
 INS = 'configs/moganet/det/mask-rcnn_moganet-xtiny_fpn_digit-scenes.py'

@@ -304,6 +304,7 @@ def test_inferencer_by_name(server, official, home):
 # -------------------------------------------------------------------- mim
 
 
+@pytest.mark.slow
 def test_mim_sees_the_installed_package(root, tmp_path, digits_subset):
     """A wheel install carries configs, tools and the model index in
     mogazoo/.mim, where openmim looks (skipped where openmim is absent:
