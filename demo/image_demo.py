@@ -8,17 +8,14 @@ e.g. ``moganet-xtiny_1xb64_digits``). Without ``--checkpoint`` the weights
 are random.
 """
 import argparse
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import DictAction
 
-from mmengine.config import DictAction  # noqa: E402
-
-import mogazoo  # noqa: E402
+import mogazoo
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('image', help='image file')
     parser.add_argument('config', help='config file or config name')
@@ -27,7 +24,7 @@ def main():
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         model = mogazoo.get_model(args.config, args.checkpoint, args.device,
                                   **(args.cfg_options or {}))

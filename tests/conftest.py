@@ -1,11 +1,9 @@
 import os
 import os.path as osp
-import sys
 
 import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 
 @pytest.fixture(scope='session')

@@ -1,12 +1,44 @@
-"""Short mmengine runs of the configs under configs/custom/ on tiny data."""
+"""Short mmengine runs of the configs under configs/custom/ on tiny data,
+and the tool scripts under tools/ run in this process."""
 import glob
+import importlib.util
 import os.path as osp
+import re
 import uuid
 
 from mmengine.hooks import Hook
 
+from mogazoo.engine.runner import build_runner
 from mogazoo.utils import load_config
-from tools._common import build_runner  # conftest puts the repo on sys.path
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+_TOOLS = {}
+
+
+def load_tool(path):
+    """The tool script at ``path`` (relative to the repository root) as a
+    module, loaded from its file: the tools are scripts, not a package, and
+    import only ``mogazoo``."""
+    if path not in _TOOLS:
+        name = 'tool_' + re.sub(r'\W', '_', path)
+        spec = importlib.util.spec_from_file_location(name,
+                                                      osp.join(ROOT, path))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _TOOLS[path] = module
+    return _TOOLS[path]
+
+
+def tool_exit(path, *argv):
+    """Run ``main(argv)`` of the tool script at ``path`` in this process;
+    returns its ``SystemExit`` code (the message of a ``sys.exit(msg)``),
+    None when it returned."""
+    try:
+        load_tool(path).main([str(a) for a in argv])
+    except SystemExit as exc:
+        return exc.code
+    return None
+
 
 TRAIN_32 = [
     dict(type='LoadImageFromFileSafe', skip_corrupt=True),

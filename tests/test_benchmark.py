@@ -1,51 +1,32 @@
-"""tools/analysis_tools/benchmark.py: test sizes, command line, errors."""
+"""tools/analysis_tools/benchmark.py and mogazoo.utils.benchmark: command
+line, timing, errors (the input size: tests/test_input_size.py)."""
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
-from mmengine.config import Config
 
 import mogazoo  # noqa: F401
-import mogazoo.models.backbones.fastervit  # noqa: F401  (registers FasterViT)
-from mogazoo.utils import load_config
-from tools.analysis_tools import benchmark as bm
+from mogazoo.utils.benchmark import benchmark
+from runner_utils import load_tool
 
 TOOL = 'tools/analysis_tools/benchmark.py'
+bm = load_tool(TOOL)
 DIGITS = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
 FASTERVIT = 'configs/fastervit/fastervit-0_32xb128_in1k.py'
 
 
-@pytest.mark.parametrize('config,shape', [
-    (DIGITS, (32, 32)),
-    ('configs/moganet/moganet-small_8xb128_in1k.py', (224, 224)),
-    ('configs/fastervit/fastervit-1_32xb128_in1k.py', (224, 224)),
-    ('configs/fastervit/fastervit-4_in21k-pre-384px_in1k.py', (384, 384)),
-    ('configs/fastervit/fastervit-0-anyres_32xb32-576x960_in1k.py',
-     (576, 960)),
-])
-def test_input_size_of_the_test_pipeline(config, shape, root):
-    assert bm.test_shape(load_config(f'{root}/{config}')) == shape
-
-
-def test_input_size_left_open_falls_back():
-    cfg = Config(dict(test_dataloader=dict(dataset=dict(pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='ResizeEdge', scale=256, edge='short')]))))
-    assert bm.test_shape(cfg) == (224, 224)
-    assert bm.test_shape(Config(dict())) == (224, 224)
-
-
-def test_command_line(root):
-    res = subprocess.run([
-        sys.executable, TOOL, DIGITS, '--batch-size', '2', '--warmup', '1',
-        '--iters', '2', '--device', 'cpu', '--threads', '1'
-    ], cwd=root, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-2000:]
-    assert float(re.search(r'Images/s: ([\d.]+)', res.stdout)[1]) > 0
-    assert float(re.search(r'Peak memory: (\d+) MiB', res.stdout)[1]) > 0
-    assert 'cpu (1 threads), batch 2, input 3x32x32' in res.stdout
+def test_command_line(root, capsys, monkeypatch):
+    monkeypatch.chdir(root)  # the config relative to the repository
+    previous = torch.get_num_threads()
+    try:
+        bm.main([DIGITS, '--batch-size', '2', '--warmup', '1', '--iters',
+                 '2', '--device', 'cpu', '--threads', '1'])
+    finally:
+        torch.set_num_threads(previous)
+    out = capsys.readouterr().out
+    assert float(re.search(r'Images/s: ([\d.]+)', out)[1]) > 0
+    assert float(re.search(r'Peak memory: (\d+) MiB', out)[1]) > 0
+    assert 'cpu (1 threads), batch 2, input 3x32x32' in out
 
 
 def test_fastervit_with_options(root, capsys):
@@ -67,8 +48,8 @@ def test_deploy_needs_a_deploy_form(root):
 
 
 def test_benchmark_counts_images():
-    res = bm.benchmark(torch.nn.Conv2d(3, 4, 3), torch.randn(5, 3, 8, 8),
-                       'cpu', warmup=0, iters=3)
+    res = benchmark(torch.nn.Conv2d(3, 4, 3), torch.randn(5, 3, 8, 8),
+                    'cpu', warmup=0, iters=3)
     assert (res['batch_size'], res['iters']) == (5, 3)
     assert res['images_per_sec'] == pytest.approx(15 / res['seconds'])
     assert res['peak_mem_mb'] > 0
@@ -79,15 +60,15 @@ def test_training_steps_update_the_weights():
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3),
                                 torch.nn.BatchNorm2d(4))
     before = [p.detach().clone() for p in model.parameters()]
-    res = bm.benchmark(model, torch.randn(5, 3, 8, 8), 'cpu', warmup=1,
-                       iters=2, train=True)
+    res = benchmark(model, torch.randn(5, 3, 8, 8), 'cpu', warmup=1,
+                    iters=2, train=True)
     assert model.training and (res['batch_size'], res['iters']) == (5, 2)
     assert res['images_per_sec'] == pytest.approx(10 / res['seconds'])
     for old, new in zip(before, model.parameters()):
         assert new.grad is not None and not torch.equal(old, new)
     # inference leaves the weights alone and the model in eval mode
     before = [p.detach().clone() for p in model.parameters()]
-    bm.benchmark(model, torch.randn(5, 3, 8, 8), 'cpu', warmup=0, iters=1)
+    benchmark(model, torch.randn(5, 3, 8, 8), 'cpu', warmup=0, iters=1)
     assert not model.training
     assert all(map(torch.equal, before, model.parameters()))
 

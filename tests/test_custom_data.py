@@ -14,11 +14,13 @@ from PIL import Image
 
 import mogazoo  # noqa: F401
 from mogazoo.datasets import (CorruptImageError, ImageFolderDataset,
-                              scan_image_folder, stratified_split)
+                              scan_image_folder, split_folder,
+                              stratified_split)
 from mogazoo.engine import NumClassCheckHook
 from mogazoo.utils import load_config
-from tools.dataset_converters.split_dataset import main as split_main
-from tools.dataset_converters.split_dataset import split_folder
+from runner_utils import load_tool
+
+split_main = load_tool('tools/dataset_converters/split_dataset.py').main
 
 HEAD_CFG = 'configs/custom/moganet-xtiny_ft-head_image-folder.py'
 COUNTS = {'daisy': 7, 'rose': 4, 'tulip': 2, 'lotus': 1}

@@ -1,11 +1,9 @@
 """ONNX / TorchScript export of the three families and
 tools/deployment/export.py."""
 import json
-import os
 import os.path as osp
 import re
 import runpy
-import subprocess
 import sys
 
 import numpy as np
@@ -17,6 +15,7 @@ import mogazoo
 from mogazoo.deployment import check_exported, export_mode, export_model
 from mogazoo.models.backbones.fastervit import TokenInitializer
 from mogazoo.models.utils.deform_unfold import DeformUnfold
+from runner_utils import load_tool
 
 TINY_FASTERVIT = dict(
     embed_dims=[16, 32, 64, 128], depths=[1, 1, 2, 1],
@@ -35,6 +34,7 @@ FAMILIES = {
 }
 EXPORT_BATCH = {'onnx': 1, 'torchscript': 2}
 CHECK_BATCH = 3
+TOOL = 'tools/deployment/export.py'
 
 
 @pytest.fixture(scope='module')
@@ -103,27 +103,26 @@ def test_dynamo_exporter(models, tmp_path):
 
 
 @pytest.mark.filterwarnings('ignore:`torch.jit.load` is deprecated')
-def test_export_tool(root, digits_subset, tmp_path, monkeypatch):
+def test_export_tool(root, digits_subset, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(root)
     out = tmp_path / 'digits.pt'
     name = FAMILIES['moganet'][0]
-    res = subprocess.run(
-        [sys.executable, 'tools/deployment/export.py', name, 'none',
-         '--format', 'torchscript', '--out', str(out), '--cfg-options',
-         f'test_dataloader.dataset.data_root={digits_subset}'],
-        cwd=root, capture_output=True, text=True, timeout=300,
-        env={**os.environ, 'OMP_NUM_THREADS': '1'})
-    assert res.returncode == 0, res.stderr[-2000:]
-    assert 'N x 3 x 32 x 32' in res.stdout  # the test pipeline's size
-    diff = float(re.search(r'max abs diff (\S+)', res.stdout)[1])
-    assert diff < 1e-4
+    res = load_tool(TOOL).main([
+        name, 'none', '--format', 'torchscript', '--out', str(out),
+        '--cfg-options', f'test_dataloader.dataset.data_root={digits_subset}'
+    ])
+    stdout = capsys.readouterr().out
+    assert 'N x 3 x 32 x 32' in stdout  # the test pipeline's size
+    diff = float(re.search(r'max abs diff (\S+)', stdout)[1])
+    assert diff < 1e-4 and res['passed']
     extra = {'mogazoo.json': ''}
     module = torch.jit.load(str(out), _extra_files=extra)
     meta = json.loads(extra['mogazoo.json'])
     assert meta['classes'] == [str(i) for i in range(10)]
     assert module(torch.zeros(5, 3, 32, 32)).shape == (5, 10)
 
+    # run as a script, as the README does
     monkeypatch.setattr(sys, 'argv', [
         'export.py', name, str(tmp_path / 'gone.pth')])
     with pytest.raises(SystemExit, match='gone.pth'):
-        runpy.run_path(osp.join(root, 'tools/deployment/export.py'),
-                       run_name='__main__')
+        runpy.run_path(osp.join(root, TOOL), run_name='__main__')

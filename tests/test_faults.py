@@ -4,8 +4,6 @@ caught before the first iteration."""
 import argparse
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -16,8 +14,8 @@ import mogazoo
 from mogazoo.utils import load_config
 from mogazoo.utils.checkpoint_fit import CheckpointMismatchError
 from mogazoo.utils.config_checks import check_resume, check_schedule
-from runner_utils import RecordHook, tiny_cfg
-from tools._common import build_runner
+from mogazoo.engine.runner import add_safety_hooks, build_runner
+from runner_utils import RecordHook, tiny_cfg, tool_exit
 
 DIGITS = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
 FREEZE2 = 'configs/custom/moganet-xtiny_ft-freeze2_image-folder.py'
@@ -211,13 +209,9 @@ def digits_ckpt(tmp_path_factory, root):
     return path
 
 
-def run_test_tool(monkeypatch, capsys, *argv):
+def run_test_tool(capsys, *argv):
     """tools/test.py in this process; returns (exit message, stdout)."""
-    import tools.test as tool
-    monkeypatch.setattr(sys, 'argv', ['test.py', *argv])
-    with pytest.raises(SystemExit) as exc:
-        tool.main()
-    return str(exc.value.code), capsys.readouterr()
+    return str(tool_exit('tools/test.py', *argv)), capsys.readouterr()
 
 
 def data_options(data_root):
@@ -227,11 +221,11 @@ def data_options(data_root):
             'test_dataloader.persistent_workers=False']
 
 
-def test_test_tool_refuses_another_arch(monkeypatch, capsys, root,
+def test_test_tool_refuses_another_arch(capsys, root,
                                         digits_ckpt, digits_subset,
                                         tmp_path):
     msg, _ = run_test_tool(
-        monkeypatch, capsys, f'{root}/{DIGITS}', digits_ckpt, '--work-dir',
+        capsys, f'{root}/{DIGITS}', digits_ckpt, '--work-dir',
         str(tmp_path), *data_options(digits_subset),
         'model.backbone.arch=tiny')
     assert msg.startswith('test.py: error: Checkpoint ')
@@ -240,35 +234,33 @@ def test_test_tool_refuses_another_arch(monkeypatch, capsys, root,
     assert len(msg) < 2000  # a summary, not 417 lines
 
 
-def test_test_tool_refuses_another_class_count(monkeypatch, capsys, root,
+def test_test_tool_refuses_another_class_count(capsys, root,
                                                digits_subset, tmp_path):
     # digits has 10 classes; a 20-class head would be dropped before
     fresh = build(f'{root}/{DIGITS}', **{'model.head.num_classes': 20})
     ckpt = str(tmp_path / 'head20.pth')
     save_checkpoint({'state_dict': fresh.state_dict()}, ckpt)
-    msg, _ = run_test_tool(monkeypatch, capsys, f'{root}/{DIGITS}', ckpt,
+    msg, _ = run_test_tool(capsys, f'{root}/{DIGITS}', ckpt,
                            '--work-dir', str(tmp_path),
                            *data_options(digits_subset))
     assert 'head.fc.weight (20, 192) vs (10, 192)' in msg
     assert "another class count (the checkpoint's head has 20" in msg
 
 
-def test_test_tool_refuses_another_family_subprocess(root, digits_subset,
-                                                     tmp_path):
+def test_test_tool_refuses_another_family(capsys, root, digits_subset,
+                                          tmp_path):
     """A 10-class DGMN2-T checkpoint evaluated with the MogaNet digits
-    config: exit 1 and the summary, through the real command line."""
+    config: exit with the summary, not the size mismatches."""
     dgmn2 = build(f'{root}/{FAMILIES["DGMN2"][0]}',
                   **{'model.head.num_classes': 10})
     ckpt = str(tmp_path / 'dgmn2.pth')
     save_checkpoint({'state_dict': dgmn2.state_dict()}, ckpt)
-    proc = subprocess.run(
-        [sys.executable, f'{root}/tools/test.py', f'{root}/{DIGITS}', ckpt,
-         '--work-dir', str(tmp_path), *data_options(digits_subset)],
-        capture_output=True, text=True, cwd=root)
-    assert proc.returncode == 1
+    msg, out = run_test_tool(capsys, f'{root}/{DIGITS}', ckpt, '--work-dir',
+                             str(tmp_path), *data_options(digits_subset))
+    assert msg.startswith('test.py: error: ')
     assert ('another model family (the checkpoint is a DGMN2, the model '
-            'a MogaNet)') in proc.stderr
-    assert 'size mismatch' not in proc.stdout + proc.stderr
+            'a MogaNet)') in msg
+    assert 'size mismatch' not in msg + out.out + out.err
 
 
 def test_get_model_summarises_a_mismatch(root, digits_ckpt):
@@ -296,16 +288,13 @@ def test_backbone_pretrained_of_another_arch_is_refused(official, root):
 # ------------------------------------------------------ config mistakes
 
 
-def run_train_tool(monkeypatch, *argv):
-    import tools.train as tool
-    monkeypatch.setattr(sys, 'argv', ['train.py', *argv])
-    with pytest.raises(SystemExit) as exc:
-        tool.main()
-    return str(exc.value.code)
+def run_train_tool(*argv):
+    """tools/train.py in this process; returns its exit message."""
+    return str(tool_exit('tools/train.py', *argv))
 
 
-def test_unknown_top_level_option_is_refused(monkeypatch, root, tmp_path):
-    msg = run_train_tool(monkeypatch, f'{root}/{DIGITS}', '--work-dir',
+def test_unknown_top_level_option_is_refused(root, tmp_path):
+    msg = run_train_tool(f'{root}/{DIGITS}', '--work-dir',
                          str(tmp_path), '--cfg-options',
                          'trian_cfg.max_epochs=1')
     assert "Unknown top-level config key 'trian_cfg'" in msg
@@ -342,12 +331,12 @@ def train_data(data_root):
         for split in ('train', 'val')]
 
 
-def test_resume_without_a_checkpoint(monkeypatch, root, tmp_path,
+def test_resume_without_a_checkpoint(root, tmp_path,
                                      digits_subset):
     empty = tmp_path / 'empty'
     empty.mkdir()
     for work_dir in (empty, tmp_path / 'mistyped'):
-        msg = run_train_tool(monkeypatch, f'{root}/{DIGITS}', '--work-dir',
+        msg = run_train_tool(f'{root}/{DIGITS}', '--work-dir',
                              str(work_dir), '--resume',
                              *train_data(digits_subset))
         assert msg.startswith('train.py: error: --resume: nothing to resume')
@@ -373,9 +362,9 @@ def test_shortened_max_epochs_warns(root):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks CPU machines')
-def test_amp_without_gpu_is_one_line(monkeypatch, root, tmp_path,
+def test_amp_without_gpu_is_one_line(root, tmp_path,
                                      digits_subset):
-    msg = run_train_tool(monkeypatch, f'{root}/{DIGITS}', '--work-dir',
+    msg = run_train_tool(f'{root}/{DIGITS}', '--work-dir',
                          str(tmp_path), '--amp', *train_data(digits_subset))
     assert msg.startswith('train.py: error: --amp needs a CUDA GPU')
     assert '\n' not in msg
@@ -386,7 +375,6 @@ def test_tools_add_the_safety_hooks_to_every_config(root, digits_subset,
     """mmdet / mmseg runtimes do not name mogazoo's hooks: the tools add
     them (with options from the config kept), swap mmengine's
     CheckpointHook for the atomic one, and accept None to turn one off."""
-    from tools._common import add_safety_hooks
     det = load_config(
         f'{root}/configs/moganet/det/retinanet_moganet-xtiny_fpn_1x_coco.py',
         {'default_hooks.finite_check.enable': False})
@@ -407,22 +395,14 @@ def test_tools_add_the_safety_hooks_to_every_config(root, digits_subset,
 
 
 def test_eval_report_refuses_a_checkpoint_that_does_not_fit(
-        monkeypatch, root, digits_subset, tmp_path):
+        root, digits_subset, tmp_path):
     fresh = build(f'{root}/{DIGITS}', **{'model.head.num_classes': 20})
     ckpt = str(tmp_path / 'head20.pth')
     save_checkpoint({'state_dict': fresh.state_dict()}, ckpt)
-    sys.path.insert(0, f'{root}/tools/analysis_tools')
-    try:
-        import eval_report
-    finally:
-        sys.path.pop(0)
-    monkeypatch.setattr(sys, 'argv', [
-        'eval_report.py', f'{root}/{DIGITS}', ckpt, '--out-dir',
-        str(tmp_path / 'report'), '--no-progress', '--cfg-options',
-        f'test_dataloader.dataset.data_root={digits_subset}'])
-    with pytest.raises(SystemExit) as exc:
-        eval_report.main()
-    assert str(exc.value.code).startswith('eval_report.py: error: ')
-    assert "another class count (the checkpoint's head has 20" in str(
-        exc.value.code)
+    code = tool_exit(
+        'tools/analysis_tools/eval_report.py', f'{root}/{DIGITS}', ckpt,
+        '--out-dir', str(tmp_path / 'report'), '--no-progress',
+        '--cfg-options', f'test_dataloader.dataset.data_root={digits_subset}')
+    assert str(code).startswith('eval_report.py: error: ')
+    assert "another class count (the checkpoint's head has 20" in str(code)
     assert not (tmp_path / 'report').exists()

@@ -24,8 +24,9 @@ import mogazoo  # noqa: F401
 from mogazoo import registry_hint
 from mogazoo.datasets import (CorruptDatasetError, CorruptImageError,
                               check_dataset_images)
+from mogazoo.engine.runner import check_data_root
 from mogazoo.utils import load_config
-from tools._common import check_data_root
+from runner_utils import tool_exit
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DIGITS_CFG = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
@@ -127,19 +128,13 @@ def test_train_check_lists_bad_val_images_before_training(
         digits_with_bad, tmp_path, monkeypatch, capsys):
     """tools/train.py --check (run in this process: a subprocess spends
     most of its time importing) stops before the runner is built."""
-    from tools.train import main
     root, bad = digits_with_bad
     work_dir = tmp_path / 'work'
     monkeypatch.setenv('LOCAL_RANK', '0')
-    monkeypatch.setattr(sys, 'argv', [
-        'train.py', DIGITS_CFG, '--check', '--work-dir',
-        str(work_dir), '--cfg-options',
-        f'train_dataloader.dataset.data_root={root}',
-        f'val_dataloader.dataset.data_root={root}'
-    ])
-    with pytest.raises(SystemExit) as info:
-        main()
-    message = str(info.value.code)
+    message = str(tool_exit(
+        'tools/train.py', DIGITS_CFG, '--check', '--work-dir', work_dir,
+        '--cfg-options', f'train_dataloader.dataset.data_root={root}',
+        f'val_dataloader.dataset.data_root={root}'))
     assert message.startswith('train.py: error: --check: 2 image(s) do not '
                               'load (val_dataloader: 2 of 32)')
     for path in bad:

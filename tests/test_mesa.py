@@ -12,9 +12,9 @@ from mmengine.registry import MODELS
 from mmengine.runner import Runner
 
 from mogazoo.engine.hooks import MESAHook
+from mogazoo.engine.runner import build_runner
 from mogazoo.utils import load_config
 from runner_utils import tiny_cfg
-from tools._common import build_runner
 
 DIGITS_CFG = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
 MIXUP = {'model.train_cfg': dict(augments=dict(type='Mixup', alpha=0.8)),

@@ -1,4 +1,6 @@
-"""End to end through the real tools on a digits subset."""
+"""End to end through the real tools on a digits subset: one real process
+each for tools/train.py, tools/test.py and the dist scripts, so that their
+command lines stay tested; the other runs call ``main(argv)`` here."""
 import json
 import os
 import pickle
@@ -6,17 +8,21 @@ import random
 import re
 import subprocess
 import sys
+import uuid
 
 import pytest
 import torch
 
 import mogazoo  # noqa: F401  (loads mmengine checkpoints with weights_only)
+from runner_utils import load_tool, tool_exit
 
 CONFIG = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
 
 
 def overrides(data_root, epochs, **extra):
     opts = {
+        # a name of its own: runs in this process share mmengine's loggers
+        'experiment_name': f'tools_{uuid.uuid4().hex[:8]}',
         'train_dataloader.dataset.data_root': data_root,
         'val_dataloader.dataset.data_root': data_root,
         'test_dataloader.dataset.data_root': data_root,
@@ -83,11 +89,14 @@ def test_test_tool_metrics_match_dumped_predictions(root, trained,
     assert reported == pytest.approx(correct, abs=0.01)
 
 
-def test_resume_continues(root, trained, digits_subset):
-    res = run(root, sys.executable, 'tools/train.py', CONFIG, '--work-dir',
-              str(trained), '--resume', *overrides(digits_subset, 3))
-    log = res.stdout + res.stderr
-    assert 'resumed epoch: 2' in log.replace('Resumed', 'resumed'), log[-2000:]
+def test_resume_continues(root, trained, digits_subset, monkeypatch):
+    monkeypatch.chdir(root)
+    load_tool('tools/train.py').main([
+        CONFIG, '--work-dir', str(trained), '--resume',
+        *overrides(digits_subset, 3)])
+    [log] = [p for p in trained.glob('*/*.log')
+             if 'resumed epoch: 2' in p.read_text().replace('Resumed',
+                                                            'resumed')]
     ckpt = torch.load(trained / 'epoch_3.pth', map_location='cpu',
                       weights_only=True)
     assert ckpt['meta']['epoch'] == 3
@@ -109,43 +118,41 @@ def test_dist_train_two_cpu_processes(root, digits_subset, tmp_path):
 
 @pytest.mark.parametrize('case', ['config', 'data', 'arch', 'ckpt_missing',
                                   'ckpt_corrupt', 'key'])
-def test_bad_inputs_name_the_culprit(case, root, digits_subset, tmp_path):
-    py = sys.executable
+def test_bad_inputs_name_the_culprit(case, root, digits_subset, tmp_path,
+                                     monkeypatch):
+    monkeypatch.chdir(root)
     if case == 'config':
-        res = run(root, py, 'tools/train.py', 'configs/nope.py', check=False)
+        msg = tool_exit('tools/train.py', 'configs/nope.py')
         culprit = 'configs/nope.py'
     elif case == 'data':
-        res = run(root, py, 'tools/train.py', CONFIG, '--work-dir',
-                  str(tmp_path), *overrides('/no/such/digits', 1),
-                  check=False)
+        msg = tool_exit('tools/train.py', CONFIG, '--work-dir', tmp_path,
+                        *overrides('/no/such/digits', 1))
         culprit = '/no/such/digits'
     elif case == 'arch':
-        res = run(root, py, 'tools/train.py', CONFIG, '--work-dir',
-                  str(tmp_path), *overrides(digits_subset, 1),
-                  'model.backbone.arch=gigantic', check=False)
+        msg = tool_exit('tools/train.py', CONFIG, '--work-dir', tmp_path,
+                        *overrides(digits_subset, 1),
+                        'model.backbone.arch=gigantic')
         culprit = 'gigantic'
     elif case == 'ckpt_missing':
-        res = run(root, py, 'tools/test.py', CONFIG, str(tmp_path / 'x.pth'),
-                  check=False)
+        msg = tool_exit('tools/test.py', CONFIG, tmp_path / 'x.pth')
         culprit = 'x.pth'
     elif case == 'ckpt_corrupt':
         bad = tmp_path / 'corrupt.pth'
         torch.save({'state_dict': {'w': torch.zeros(1000)}}, bad)
         bad.write_bytes(bad.read_bytes()[:-200])
-        res = run(root, py, 'tools/test.py', CONFIG, str(bad), check=False)
+        msg = tool_exit('tools/test.py', CONFIG, bad)
         culprit = 'corrupt.pth'
     else:
-        res = run(root, py, 'tools/train.py', CONFIG, '--work-dir',
-                  str(tmp_path), *overrides(digits_subset, 1),
-                  'model.backbone.type=MogaNetX', check=False)
+        msg = tool_exit('tools/train.py', CONFIG, '--work-dir', tmp_path,
+                        *overrides(digits_subset, 1),
+                        'model.backbone.type=MogaNetX')
         culprit = 'MogaNetX'
-    assert res.returncode != 0
-    assert culprit in res.stderr.splitlines()[-1] if res.stderr else False, \
-        res.stderr[-2000:]
+    assert isinstance(msg, str), msg  # sys.exit(message): exit status 1
+    assert culprit in msg.splitlines()[-1], msg
 
 
 def test_dist_test_two_cpu_processes_agrees(root, trained, digits_subset,
-                                            tmp_path):
+                                            tmp_path, monkeypatch):
     port = str(random.randint(20000, 40000))
     res = run(root, 'bash', 'tools/dist_test.sh', CONFIG,
               str(trained / 'epoch_2.pth'), '2', '--work-dir', str(tmp_path),
@@ -153,8 +160,27 @@ def test_dist_test_two_cpu_processes_agrees(root, trained, digits_subset,
               env={'PORT': port, 'PYTHON': sys.executable})
     dist = float(re.search(r'accuracy/top1: ([\d.]+)',
                            res.stdout + res.stderr)[1])
-    single = run(root, sys.executable, 'tools/test.py', CONFIG,
-                 str(trained / 'epoch_2.pth'), '--work-dir', str(tmp_path),
-                 *overrides(digits_subset, 2))
-    assert dist == float(re.search(r'accuracy/top1: ([\d.]+)',
-                                   single.stdout + single.stderr)[1])
+    monkeypatch.chdir(root)
+    single = load_tool('tools/test.py').main([
+        CONFIG, str(trained / 'epoch_2.pth'), '--work-dir', str(tmp_path),
+        *overrides(digits_subset, 2)])
+    assert dist == pytest.approx(single['accuracy/top1'], abs=1e-4)
+
+
+def test_versions_are_pinned_once(root):
+    """requirements/mminstall.txt pins the OpenMMLab stack; check_env.py
+    and setup_env.sh read it there (mmcv was written in four places)."""
+    with open(f'{root}/requirements/mminstall.txt') as f:
+        pins = dict(re.findall(r'^([\w-]+)==(\S+)', f.read(), re.M))
+    check_env = load_tool('tools/check_env.py')
+    assert check_env.read_pins() == {
+        {'mmsegmentation': 'mmseg'}.get(k, k): v for k, v in pins.items()}
+    for path in ('tools/setup_env.sh', 'tools/check_env.py'):
+        with open(f'{root}/{path}') as f:
+            text = f.read()
+        for name, version in pins.items():
+            assert f"'{version}'" not in text and f'={version}' not in text, \
+                (path, name)
+    res = run(root, 'bash', '-c', 'ROOT=$PWD; eval "$(grep ^MMCV_VERSION= '
+              'tools/setup_env.sh)"; echo "$MMCV_VERSION"')
+    assert res.stdout.strip() == pins['mmcv']

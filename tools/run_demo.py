@@ -27,11 +27,11 @@ def step(name, cmd):
     return time.time() - t0
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--data', default='data/digits')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     py = sys.executable
     data_opts = ['--cfg-options'] + [
         f'{loader}.dataset.data_root={args.data}'

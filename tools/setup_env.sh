@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One idempotent set-up for mogazoo: creates .venv in the repo root and installs the pinned
-# OpenMMLab stack into it, building mmcv 2.1.0 from source with its compiled ops once and
-# caching the wheel outside the repo, keyed by mmcv, torch and Python versions.
+# OpenMMLab stack into it (versions pinned in requirements/mminstall.txt), building mmcv from
+# source with its compiled ops once and caching the wheel outside the repo, keyed by mmcv,
+# torch and Python versions.
 #
 #   tools/setup_env.sh            # used by `make demo` and `make test`
 #
@@ -17,7 +18,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${MOGAZOO_VENV:-$ROOT/.venv}"
 CACHE_ROOT="${MOGAZOO_CACHE:-$HOME/.cache/mogazoo/wheels}"
-MMCV_VERSION=2.1.0
+# the one pin of mmcv (tools/check_env.py reads the same file)
+MMCV_VERSION="$(sed -n 's/^mmcv==\([^ #;]*\).*/\1/p' "$ROOT/requirements/mminstall.txt")"
+[[ -n "$MMCV_VERSION" ]] || { echo "[setup] ERROR: no mmcv==X pin in requirements/mminstall.txt" >&2; exit 1; }
 T_ALL=$SECONDS
 
 step_start() { STEP_NAME="$1"; STEP_T0=$SECONDS; echo "[setup] $STEP_NAME ..."; }
@@ -78,10 +81,10 @@ FLAVOUR=$([[ "$WITH_CUDA" == 1 ]] && echo cuda || echo cpu)
 CACHE_DIR="$CACHE_ROOT/mmcv-$MMCV_VERSION/torch-$TORCH_VERSION/$PY_TAG-$FLAVOUR"
 
 mmcv_ops_ok() {  # prints why when it fails
-  "$PY" - <<'EOF' >/dev/null 2>"$VENV/.mmcv-check.log" || { tail -n 1 "$VENV/.mmcv-check.log" | sed 's/^/[setup]   mmcv check: /'; return 1; }
-import mmcv, torch
+  MMCV_VERSION="$MMCV_VERSION" "$PY" - <<'EOF' >/dev/null 2>"$VENV/.mmcv-check.log" || { tail -n 1 "$VENV/.mmcv-check.log" | sed 's/^/[setup]   mmcv check: /'; return 1; }
+import os, mmcv, torch
 from mmcv.ops import modulated_deform_conv2d, nms  # imports mmcv._ext
-assert mmcv.__version__ == '2.1.0'
+assert mmcv.__version__ == os.environ['MMCV_VERSION'], mmcv.__version__
 x = torch.rand(1, 2, 5, 5)
 off = torch.zeros(1, 18, 5, 5)
 mask = torch.ones(1, 9, 5, 5)

@@ -9,18 +9,15 @@ of what differs and a non-zero exit.
         [--cfg-options k=v ...] [--launcher pytorch]
 """
 import argparse
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mogazoo.utils import check_checkpoint  # noqa: E402
-from mogazoo.utils.checkpoint_fit import CheckpointMismatchError  # noqa: E402
-from tools._common import (build_runner, parse_common_args,  # noqa: E402
-                           prepare_cfg)
+from mogazoo.engine.runner import (build_runner, parse_common_args,
+                                   prepare_cfg)
+from mogazoo.utils import check_checkpoint
+from mogazoo.utils.checkpoint_fit import CheckpointMismatchError
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (evaluate) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -28,11 +25,11 @@ def parse_args():
     parser.add_argument(
         '--out', help='dump the predictions (and metrics) to this pickle '
         'file, e.g. for tools/analysis_tools')
-    return parse_common_args(parser)
+    return parse_common_args(parser, argv)
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     try:
         check_checkpoint(args.checkpoint)
         cfg = prepare_cfg(args.config, args, mode='test')

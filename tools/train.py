@@ -11,15 +11,13 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mogazoo.utils.config_checks import (check_amp_device,  # noqa: E402
-                                         check_resume, check_schedule)
-from tools._common import (build_runner, parse_common_args,  # noqa: E402
-                           prepare_cfg)
+from mogazoo.engine.runner import (build_runner, parse_common_args,
+                                   prepare_cfg)
+from mogazoo.utils.config_checks import (check_amp_device, check_resume,
+                                         check_schedule)
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='where to save logs and models')
@@ -44,11 +42,11 @@ def parse_args():
         '--check', action='store_true',
         help='decode every image of the train and val datasets first; '
         'exit with the list of those that do not load')
-    return parse_common_args(parser)
+    return parse_common_args(parser, argv)
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     try:
         cfg = prepare_cfg(args.config, args, mode='train')
         if args.no_validate:

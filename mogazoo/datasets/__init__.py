@@ -5,6 +5,7 @@ from .check import (CorruptDatasetError, check_dataset_images,
                     pipeline_loader)
 from .image_folder import (IMG_EXTENSIONS, ImageFolderDataset, ImageFolderScan,
                            scan_image_folder, stratified_split)
+from .split import split_folder
 from .transforms import CorruptImageError, LoadImageFromFileSafe, ThreeAugment
 
 __all__ = [
@@ -12,5 +13,5 @@ __all__ = [
     'ImageFolderDataset', 'ImageFolderScan', 'LoadImageFromFileSafe',
     'ThreeAugment', 'check_dataset_images', 'dataset_image_paths',
     'find_corrupt_images', 'pipeline_loader', 'scan_image_folder',
-    'stratified_split'
+    'split_folder', 'stratified_split'
 ]

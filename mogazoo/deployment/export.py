@@ -224,22 +224,3 @@ def check_exported(model: nn.Module,
     tol = atol * max(1.0, ref_max)
     return dict(max_abs_diff=diff, max_abs_ref=ref_max, tolerance=tol,
                 passed=diff <= tol, output_shape=list(out.shape))
-
-
-def pipeline_input_size(cfg) -> Optional[tuple]:
-    """Input ``(H, W)`` the config's test pipeline produces (its last
-    ``CenterCrop`` or ``Resize`` to a fixed size), or None.
-
-    Args:
-        cfg (Config): The config.
-    """
-    ds = (cfg.get('test_dataloader') or {}).get('dataset') or {}
-    pipeline = ds.get('pipeline') or cfg.get('test_pipeline') or []
-    for t in reversed(pipeline):
-        size = t.get('crop_size') if t['type'] == 'CenterCrop' else (
-            t.get('scale') if t['type'] == 'Resize' else None)
-        if isinstance(size, int):
-            return size, size
-        if isinstance(size, (list, tuple)) and len(size) == 2:
-            return int(size[1]), int(size[0])  # mmpretrain sizes are (w, h)
-    return None

@@ -1,5 +1,6 @@
 from .compat import allow_mmengine_checkpoints
 from .deploy import switch_to_deploy
+from .input_size import pipeline_input_size
 from .safe_load import (UnsafeFileError, load_plain_pickle, load_torch_file,
                         torch_file_globals)
 from .setup_env import (check_checkpoint, check_file_exists, configure_device,
@@ -8,6 +9,6 @@ from .setup_env import (check_checkpoint, check_file_exists, configure_device,
 __all__ = [
     'allow_mmengine_checkpoints', 'check_checkpoint', 'check_file_exists',
     'configure_device', 'load_config', 'load_plain_pickle',
-    'load_torch_file', 'register_all_modules', 'switch_to_deploy',
-    'torch_file_globals', 'UnsafeFileError'
+    'load_torch_file', 'pipeline_input_size', 'register_all_modules',
+    'switch_to_deploy', 'torch_file_globals', 'UnsafeFileError'
 ]

@@ -14,23 +14,19 @@ Writes roc.png, confusion_matrix.png, classification_report.csv/.txt and
 summary.json into DIR.
 """
 import argparse
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+from mmengine.config import DictAction
 
-from mmengine.config import DictAction  # noqa: E402
-
-import mogazoo  # noqa: E402
-from mogazoo.apis import dataset_classes, find_config  # noqa: E402
-from mogazoo.evaluation import (load_results, predict_dataset,  # noqa: E402
+import mogazoo
+from mogazoo.apis import dataset_classes, find_config
+from mogazoo.engine.runner import check_data_root
+from mogazoo.evaluation import (load_results, predict_dataset,
                                 results_to_arrays, write_report)
-from mogazoo.utils import load_config  # noqa: E402
-from tools._common import check_data_root  # noqa: E402
+from mogazoo.utils import load_config
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', nargs='?',
                         help='config file or name (to run the model)')
@@ -47,7 +43,7 @@ def parse_args():
     parser.add_argument('--no-progress', action='store_true')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.results is None and (args.config is None
                                  or args.checkpoint is None):
         parser.error('give CONFIG and CHECKPOINT, or --results')
@@ -72,8 +68,8 @@ def run_model(args):
     return scores, labels, classes
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     try:
         if args.results is None:
             scores, labels, classes = run_model(args)
@@ -94,6 +90,7 @@ def main():
           f"classes: {accs}, macro F1 {summary['macro_avg']['f1']:.4f}, "
           f"macro AUC {summary['macro_avg']['auc']:.4f}")
     print(f'Report written to {args.out_dir}')
+    return summary
 
 
 if __name__ == '__main__':

@@ -5,9 +5,10 @@
 
 The 1,797 8x8 grey images (10 classes) that ship with scikit-learn are written
 as PNGs to ``OUT/{train,val}/<class>/<index>.png`` with a stratified split
-that depends only on ``--val-ratio`` and ``--seed``; ``OUT/meta.json`` records
-the split and counts. An existing complete dataset is left as it is (so the
-demo can call this every time); ``--force`` rewrites it.
+(``mogazoo.datasets.stratified_split``) that depends only on ``--val-ratio``
+and ``--seed``; ``OUT/meta.json`` records the split and counts. An existing
+complete dataset is left as it is (so the demo can call this every time);
+``--force`` rewrites it.
 """
 import argparse
 import json
@@ -19,20 +20,9 @@ import sys
 import numpy as np
 from PIL import Image
 
+from mogazoo.datasets import stratified_split
+
 CLASSES = [str(i) for i in range(10)]
-
-
-def split_indices(labels, val_ratio, seed):
-    """Stratified split: per class, a seeded permutation, the first
-    ``round(n * val_ratio)`` go to val."""
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        n_val = int(round(len(idx) * val_ratio))
-        val += idx[:n_val].tolist()
-        train += idx[n_val:].tolist()
-    return sorted(train), sorted(val)
 
 
 def is_complete(out, meta):
@@ -56,7 +46,7 @@ def prepare(out, val_ratio=0.2, seed=0, force=False):
     from sklearn.datasets import load_digits
     digits = load_digits()
     images, labels = digits.images, digits.target
-    train, val = split_indices(labels, val_ratio, seed)
+    train, val = stratified_split(labels, val_ratio, seed)
     meta = dict(source='sklearn.datasets.load_digits', classes=CLASSES,
                 val_ratio=val_ratio, seed=seed,
                 counts=dict(train=len(train), val=len(val)))

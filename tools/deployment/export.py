@@ -18,18 +18,15 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+from mmengine.config import DictAction
 
-from mmengine.config import DictAction  # noqa: E402
-
-import mogazoo  # noqa: E402
-from mogazoo.apis import find_config  # noqa: E402
-from mogazoo.deployment import (FORMATS, check_exported,  # noqa: E402
-                                export_model, pipeline_input_size)
+import mogazoo
+from mogazoo.apis import find_config
+from mogazoo.deployment import FORMATS, check_exported, export_model
+from mogazoo.utils import pipeline_input_size
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='config file or config name')
     parser.add_argument('checkpoint', help="checkpoint file, or 'none'")
@@ -52,7 +49,7 @@ def parse_args():
                         help='ONNX through the torch.export-based exporter')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.shape is not None and len(args.shape) not in (1, 2):
         parser.error('--shape takes H or H W')
     if args.batch_size < 1:
@@ -60,8 +57,8 @@ def parse_args():
     return args
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     ckpt = None if args.checkpoint.lower() == 'none' else args.checkpoint
     try:
         model = mogazoo.get_model(args.config, ckpt,
@@ -69,7 +66,7 @@ def main():
     except (FileNotFoundError, KeyError, RuntimeError, ValueError) as exc:
         sys.exit(f'export.py: error: {exc}')
     if args.shape is None:
-        shape = pipeline_input_size(model.cfg) or (224, 224)
+        shape = pipeline_input_size(model.cfg, default=(224, 224))
     else:
         shape = tuple(args.shape * 2 if len(args.shape) == 1 else args.shape)
     out = args.out
@@ -92,6 +89,7 @@ def main():
         sys.exit('export.py: error: the exported model differs from PyTorch '
                  'beyond the tolerance')
     print('OK')
+    return res
 
 
 if __name__ == '__main__':

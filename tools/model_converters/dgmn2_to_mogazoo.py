@@ -12,15 +12,14 @@ The released files also pickle the training arguments (an
 ``weights_only=True``; pass ``--trust-file`` for files from a source you
 trust.
 """
-import os.path as osp
-import sys
+from mogazoo.converters.common import converter_main
+from mogazoo.converters.dgmn2 import convert_dgmn2
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
 
-from mogazoo.converters.common import converter_main  # noqa: E402
-from mogazoo.converters.dgmn2 import convert_dgmn2  # noqa: E402
+def main(argv=None):
+    converter_main('dgmn2_to_mogazoo', convert_dgmn2,
+                   __doc__.splitlines()[0], argv)
+
 
 if __name__ == '__main__':
-    converter_main('dgmn2_to_mogazoo', convert_dgmn2,
-                   __doc__.splitlines()[0])
+    main()

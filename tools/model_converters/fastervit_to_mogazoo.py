@@ -15,14 +15,8 @@ that size). The derived buffers of the official
 model are dropped; a file that also pickles timm's training arguments needs
 ``--trust-file``.
 """
-import os.path as osp
-import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-
-from mogazoo.converters.common import converter_main  # noqa: E402
-from mogazoo.converters.fastervit import convert_fastervit  # noqa: E402
+from mogazoo.converters.common import converter_main
+from mogazoo.converters.fastervit import convert_fastervit
 
 
 def main(argv=None):

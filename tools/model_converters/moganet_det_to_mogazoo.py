@@ -9,15 +9,14 @@ backbone in mogazoo's names (``backbone.patch_embeds`` / ``stages`` /
 it loads with ``strict=True`` into the model of the matching
 ``configs/moganet/det/*.py``.
 """
-import os.path as osp
-import sys
+from mogazoo.converters import convert_moganet_det
+from mogazoo.converters.common import converter_main
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
 
-from mogazoo.converters import convert_moganet_det  # noqa: E402
-from mogazoo.converters.common import converter_main  # noqa: E402
+def main(argv=None):
+    converter_main('moganet_det_to_mogazoo', convert_moganet_det,
+                   __doc__.splitlines()[0], argv)
+
 
 if __name__ == '__main__':
-    converter_main('moganet_det_to_mogazoo', convert_moganet_det,
-                   __doc__.splitlines()[0])
+    main()

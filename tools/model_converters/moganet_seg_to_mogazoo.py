@@ -8,15 +8,14 @@ names (``backbone.patch_embeds`` / ``stages`` / ``norms``) and the neck and
 heads as they are (mmseg 1 kept their names); it loads with ``strict=True``
 into the model of the matching ``configs/moganet/seg/*.py``.
 """
-import os.path as osp
-import sys
+from mogazoo.converters import convert_moganet_seg
+from mogazoo.converters.common import converter_main
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
 
-from mogazoo.converters import convert_moganet_seg  # noqa: E402
-from mogazoo.converters.common import converter_main  # noqa: E402
+def main(argv=None):
+    converter_main('moganet_seg_to_mogazoo', convert_moganet_seg,
+                   __doc__.splitlines()[0], argv)
+
 
 if __name__ == '__main__':
-    converter_main('moganet_seg_to_mogazoo', convert_moganet_seg,
-                   __doc__.splitlines()[0])
+    main()

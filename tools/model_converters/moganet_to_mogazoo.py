@@ -11,15 +11,9 @@ buffers, which are dropped otherwise); the layout is told from the keys.
 DST holds ``backbone.*`` and ``head.*`` keys that load with ``strict=True``
 into the model of the matching ``configs/moganet/moganet-<arch>_*_in1k*.py``.
 """
-import os.path as osp
-import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-
-from mogazoo.converters import convert_moganet  # noqa: E402
-from mogazoo.converters.common import converter_main  # noqa: E402
-from mogazoo.converters.moganet import (is_openmixup_moganet,  # noqa: E402
+from mogazoo.converters import convert_moganet
+from mogazoo.converters.common import converter_main
+from mogazoo.converters.moganet import (is_openmixup_moganet,
                                         openmixup_ema_keys)
 
 
@@ -34,5 +28,10 @@ def convert(state_dict):
     return converted
 
 
+def main(argv=None):
+    converter_main('moganet_to_mogazoo', convert, __doc__.splitlines()[0],
+                   argv)
+
+
 if __name__ == '__main__':
-    converter_main('moganet_to_mogazoo', convert, __doc__.splitlines()[0])
+    main()

@@ -1,4 +1,8 @@
-"""Config and runner set-up shared by tools/train.py and tools/test.py."""
+"""Config and runner set-up of ``tools/train.py`` and ``tools/test.py``.
+
+The tools are thin command lines over these functions; tests and your own
+scripts build a runner exactly as the tools do with :func:`build_runner`.
+"""
 import os
 import os.path as osp
 
@@ -8,13 +12,13 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import mogazoo  # noqa: F401  registers modules, allow-lists checkpoints
 from mogazoo.utils import check_checkpoint, configure_device, load_config
 
 
-def parse_common_args(parser):
-    """Add the arguments every runner tool takes, parse, and export
-    ``LOCAL_RANK`` for launchers that pass ``--local-rank``."""
+def parse_common_args(parser, argv=None):
+    """Add the arguments every runner tool takes, parse ``argv`` (None:
+    ``sys.argv``), and export ``LOCAL_RANK`` for launchers that pass
+    ``--local-rank``."""
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, key=value (e.g. '
@@ -22,7 +26,7 @@ def parse_common_args(parser):
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm',
                                                'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
@@ -30,7 +34,9 @@ def parse_common_args(parser):
 def prepare_cfg(config, args, mode):
     """Load ``config`` and apply what every tool does the same way: work
     dir (CLI > config > ./work_dirs/<config name>), launcher, the device,
-    ``--cfg-options``, and a check of any checkpoint the config names."""
+    ``--cfg-options``, and a check of the data folders the run reads
+    (``mode``: ``'train'`` checks the train and val dataloaders, anything
+    else the test dataloader)."""
     cfg = load_config(config, args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -106,7 +112,7 @@ def build_runner(cfg):
     add_safety_hooks(cfg)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
         Runner.from_cfg(cfg)
-    if not torch.cuda.is_available() and cfg.launcher == 'none':
+    if not torch.cuda.is_available() and cfg.get('launcher') == 'none':
         # SyncBN (in many mmdet/mmseg heads) needs CUDA and a process group
         runner.model = revert_sync_batchnorm(runner.model)
     return runner
