@@ -97,7 +97,7 @@ def test_mmcv_cuda_half():
     assert out.dtype == torch.float16
     torch.testing.assert_close(out.float(), ref, rtol=0, atol=2e-2)
     with torch.autocast('cuda', dtype=torch.float16):
-        out = du.deform_unfold(x.half(), offset, backend='auto')
+        out = du.deform_unfold(x.half(), offset, sampler='auto')
     assert torch.isfinite(out).all()
 
 
@@ -122,7 +122,7 @@ def test_grid_sample_path_on_cuda():
     torch.testing.assert_close(out.cpu().double(), ref[0], rtol=0, atol=2e-2)
     with torch.autocast('cuda', dtype=torch.float16):
         out = du.deform_unfold(x.cuda().half(), offset.cuda().float(),
-                               backend='grid_sample')
+                               sampler='grid_sample')
     assert out.dtype == torch.float16 and torch.isfinite(out).all()
 
 

@@ -168,47 +168,47 @@ def test_mmcv_forward_restores_cpu_threads():
     assert torch.get_num_threads() == threads
 
 
-@pytest.mark.parametrize('backend', [
+@pytest.mark.parametrize('sampler', [
     pytest.param('mmcv', marks=needs_mmcv), 'grid_sample'])
-def test_low_precision_on_cpu(backend):
+def test_low_precision_on_cpu(sampler):
     x = torch.randn(1, 4, 5, 5)
     offset = far_offsets(1, 5, 5)
     ref = deform_unfold_pytorch(x, offset)
     for dtype in (torch.bfloat16, torch.float16):
-        out = deform_unfold(x.to(dtype), offset.to(dtype), backend=backend)
+        out = deform_unfold(x.to(dtype), offset.to(dtype), sampler=sampler)
         assert out.dtype == dtype
         torch.testing.assert_close(out.float(), ref, rtol=0.02, atol=0.05)
 
 
-def test_auto_backend_falls_back_without_mmcv(monkeypatch):
+def test_auto_sampler_falls_back_without_mmcv(monkeypatch):
     calls = []
     monkeypatch.setattr(du, 'deform_unfold_pytorch',
                         lambda *a: calls.append('pytorch') or 0)
     monkeypatch.setattr(du, 'deform_unfold_mmcv',
                         lambda *a: calls.append('mmcv') or 0)
     x, offset = torch.randn(1, 2, 3, 3), torch.zeros(1, 18, 3, 3)
-    deform_unfold(x, offset, backend='auto')
+    deform_unfold(x, offset, sampler='auto')
     assert calls == ['mmcv' if du.mmcv_available('cpu') else 'pytorch']
     monkeypatch.setattr(du, '_mmcv_ops', lambda: None)  # mmcv-lite
     assert not du.mmcv_available('cpu')
-    deform_unfold(x, offset, backend='auto')
+    deform_unfold(x, offset, sampler='auto')
     assert calls[-1] == 'pytorch'
-    with pytest.raises(RuntimeError, match="backend='mmcv'"):
-        DeformUnfold(backend='mmcv')
+    with pytest.raises(RuntimeError, match="sampler='mmcv'"):
+        DeformUnfold(sampler='mmcv')
 
 
-def test_backend_is_selected_by_name(monkeypatch):
+def test_sampler_is_selected_by_name(monkeypatch):
     calls = []
     for name in ('mmcv', 'pytorch', 'grid_sample'):
         monkeypatch.setattr(du, f'deform_unfold_{name}',
                             lambda *a, name=name: calls.append(name) or 0)
     x, offset = torch.randn(1, 2, 3, 3), torch.zeros(1, 18, 3, 3)
     for name in ('grid_sample', 'pytorch', 'mmcv'):
-        DeformUnfold(backend=name)(x, offset)
+        DeformUnfold(sampler=name)(x, offset)
     assert calls == ['grid_sample', 'pytorch', 'mmcv']
 
 
-def test_auto_backend_uses_pytorch_in_onnx_export(monkeypatch):
+def test_auto_sampler_uses_pytorch_in_onnx_export(monkeypatch):
     calls = []
     monkeypatch.setattr(du, 'deform_unfold_pytorch',
                         lambda *a: calls.append('pytorch') or 0)
@@ -230,8 +230,8 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match='too small'):
         deform_unfold_grid_sample(x[..., :1], torch.zeros(1, 18, 4, 1), 3, 1,
                                   0)
-    with pytest.raises(ValueError, match='backend'):
-        deform_unfold(x, torch.zeros(1, 18, 4, 4), backend='cuda')
-    with pytest.raises(ValueError, match='backend'):
-        DeformUnfold(backend='triton')
-    assert 'pytorch' in repr(DeformUnfold(backend='pytorch'))
+    with pytest.raises(ValueError, match='sampler'):
+        deform_unfold(x, torch.zeros(1, 18, 4, 4), sampler='cuda')
+    with pytest.raises(ValueError, match='sampler'):
+        DeformUnfold(sampler='triton')
+    assert 'pytorch' in repr(DeformUnfold(sampler='pytorch'))

@@ -4,20 +4,17 @@ import os.path as osp
 import re
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.runner import load_checkpoint
 from mmpretrain.models import build_classifier
-from torch.nn.modules.batchnorm import _BatchNorm
 
 import mogazoo  # noqa: F401
 import mogazoo.models.backbones.dgmn2  # noqa: F401  (registers DGMN2)
 from mogazoo.converters.common import load_official_state_dict
 from mogazoo.converters.dgmn2 import convert_dgmn2
-from mogazoo.engine.hooks import DropPathWarmupHook
 from mogazoo.models.backbones.dgmn2 import DGMN2, DGMN2Attention
 from mogazoo.models.utils import deform_unfold as du
 from mogazoo.utils import load_config
@@ -64,26 +61,6 @@ def test_aliases(alias, arch):
     assert DGMN2.arch_zoo[alias] == DGMN2.arch_zoo[arch]
 
 
-@pytest.mark.parametrize('shape', [(96, 128), (128, 64), (224, 224)])
-def test_stage_outputs_any_size(shape):
-    model = DGMN2('tiny', out_indices=(0, 1, 2, 3), sampler=FAST).eval()
-    with torch.no_grad():
-        outs = model(torch.randn(2, 3, *shape))
-    assert [tuple(o.shape) for o in outs] == [
-        (2, DIMS[i], shape[0] // 4 // 2**i, shape[1] // 4 // 2**i)
-        for i in range(4)]
-
-
-def test_odd_and_tiny_input_sizes():
-    model = DGMN2('tiny', out_indices=(0, 3), sampler=FAST).eval()
-    with torch.no_grad():
-        # stride-2 3x3 convs with padding 1 round up: 65 -> 17 -> 9 -> 5 -> 3
-        outs = model(torch.randn(1, 3, 65, 33))
-        assert outs[0].shape[-2:] == (17, 9) and outs[1].shape[-2:] == (3, 2)
-        # a 1x1 last stage still samples (zeros around it)
-        assert model(torch.randn(1, 3, 32, 32))[1].shape[-2:] == (1, 1)
-
-
 def test_stride_8_stages_for_setr_heads():
     """strides=(4, 2, 1, 1), the official SETR backbone: stages 3 and 4
     stay at stride 8, the weights are those of the classifier (same keys and
@@ -97,7 +74,8 @@ def test_stride_8_stages_for_setr_heads():
     x = torch.randn(1, 3, 72, 96)
     with torch.no_grad():
         outs = model(x)
-        assert [tuple(o.shape[-2:]) for o in outs] == [(18, 24)] + [(9, 12)] * 3
+        assert [tuple(o.shape[-2:]) for o in outs] == [(18, 24)] + [
+            (9, 12)] * 3
         ref_outs = ref(x)
         for a, b in zip(outs[:2], ref_outs[:2]):  # stride-2 stages unchanged
             torch.testing.assert_close(a, b, rtol=0, atol=0)
@@ -135,18 +113,8 @@ def test_pyramid_setr_mla_head():
                            channels=10, mla_channels=6, num_classes=5)
 
 
-def test_out_indices_negative_and_errors():
-    assert DGMN2('tiny', out_indices=-1).out_indices == (3, )
-    assert DGMN2('tiny', out_indices=[-2, 0]).out_indices == (0, 2)
-    with pytest.raises(ValueError, match='out_indices 4'):
-        DGMN2('tiny', out_indices=(4, ))
-
-
 def test_bad_arguments_are_named():
-    with pytest.raises(KeyError, match='huge'):
-        DGMN2('huge')
-    with pytest.raises(KeyError, match='mlp_ratios'):
-        DGMN2(dict(embed_dims=[8, 16], depths=[1, 1], num_heads=[1, 1]))
+    # (arch, out_indices and frozen_stages: tests/test_backbone_contract.py)
     with pytest.raises(ValueError, match='one value per stage'):
         DGMN2(dict(embed_dims=[8, 16], depths=[1], num_heads=[1, 1],
                    mlp_ratios=[2, 2]))
@@ -155,9 +123,9 @@ def test_bad_arguments_are_named():
                    mlp_ratios=[2, 2]))
     with pytest.raises(ValueError, match='sampler'):
         DGMN2('tiny', sampler='cuda')
-    with pytest.raises(ValueError, match='frozen_stages'):
-        DGMN2('tiny', frozen_stages=4)
-    with pytest.raises(TypeError, match='arch'):
+    with pytest.raises(ValueError, match='img_size'):
+        DGMN2('tiny', img_size=(224, 224, 3))
+    with pytest.raises(TypeError, match='arch'):  # FasterViT takes ints
         DGMN2(3)
 
 
@@ -275,7 +243,7 @@ def test_sampler_is_selectable_and_paths_agree(sampler):
         pytest.skip('mmcv compiled ops missing')
     b = DGMN2('tiny', sampler=sampler, out_indices=(0, 3)).eval()
     for model, name in ((a, 'pytorch'), (b, sampler)):
-        assert {m.backend for m in model.modules()
+        assert {m.sampler for m in model.modules()
                 if isinstance(m, du.DeformUnfold)} == {name}
     b.load_state_dict(a.state_dict())
     with torch.no_grad():  # offsets of several pixels, reaching outside
@@ -289,114 +257,8 @@ def test_sampler_is_selectable_and_paths_agree(sampler):
 
 
 # ---------------------------------------------------------------------------
-# mmpretrain backbone behaviour
+# mmpretrain backbone behaviour (and tests/test_backbone_contract.py)
 # ---------------------------------------------------------------------------
-def test_frozen_stages():
-    model = DGMN2('tiny', frozen_stages=1, sampler=FAST)
-    model.train()
-    for i in range(4):
-        frozen = i <= 1
-        for m in (model.patch_embeds[i], model.stages[i]):
-            assert all(p.requires_grad != frozen for p in m.parameters())
-            assert all(mod.training != frozen for mod in m.modules())
-    before = model.patch_embeds[0][1].running_mean.clone()
-    model(torch.randn(2, 3, 32, 32))
-    assert torch.equal(before, model.patch_embeds[0][1].running_mean)
-    assert not torch.equal(model.patch_embeds[2][1].running_mean,
-                           torch.zeros(320))
-
-
-def test_norm_eval():
-    model = DGMN2('tiny', norm_eval=True, sampler=FAST)
-    model.train()
-    bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
-    assert len(bns) == 6 and not any(m.training for m in bns)
-    assert model.stages[0][0].attn.training  # other modules still train
-    stats = model.patch_embeds[3][1].running_mean.clone()
-    model(torch.randn(2, 3, 32, 32))
-    assert torch.equal(stats, model.patch_embeds[3][1].running_mean)
-
-
-def test_with_cp_same_values_and_grads():
-    torch.manual_seed(0)
-    a = DGMN2('tiny', out_indices=(1, 3), sampler='pytorch')
-    b = DGMN2('tiny', out_indices=(1, 3), sampler='pytorch', with_cp=True)
-    b.load_state_dict(a.state_dict())
-    x = torch.randn(2, 3, 32, 32, requires_grad=True)
-    ya = sum(o.sum() for o in a(x))
-    yb = sum(o.sum() for o in b(x))
-    ga = torch.autograd.grad(ya, list(a.parameters()))
-    gb = torch.autograd.grad(yb, list(b.parameters()))
-    torch.testing.assert_close(ya, yb)
-    for u, v in zip(ga, gb):
-        torch.testing.assert_close(u, v)
-
-
-def test_drop_path_is_stochastic_in_training_only():
-    model = DGMN2('tiny', drop_path_rate=0.5, sampler=FAST)
-    dpr = [blk.drop_path.drop_prob for s in model.stages for blk in s
-           if hasattr(blk.drop_path, 'drop_prob')]
-    assert dpr[-1] == pytest.approx(0.5) and dpr == sorted(dpr)
-    x = torch.randn(2, 3, 32, 32)
-    model.eval()
-    torch.testing.assert_close(model(x)[0], model(x)[0])
-    model.train()
-    for m in model.modules():  # freeze BN stats to isolate drop path
-        if isinstance(m, _BatchNorm):
-            m.eval()
-    assert not torch.allclose(model(x)[0], model(x)[0])
-
-
-def test_drop_path_warmup_hook():
-    model = classifier('tiny', drop_path_rate=0.2)
-    hook = DropPathWarmupHook(warmup_epochs=100)
-
-    def rates():
-        return [getattr(blk.drop_path, 'drop_prob', 0.)
-                for s in model.backbone.stages for blk in s]
-
-    full = rates()
-    for epoch, expect in ((0, 0.), (99, 0.), (100, 0.2), (150, 0.2)):
-        hook.before_train_epoch(SimpleNamespace(model=model, epoch=epoch))
-        assert max(rates()) == pytest.approx(expect)
-    assert rates() == pytest.approx(full)
-
-
-def test_official_init_and_gradients_flow():
-    torch.manual_seed(0)
-    model = DGMN2('tiny', sampler=FAST)
-    model.init_weights()
-    qkv = model.stages[2][0].attn.qkv
-    assert qkv.weight.std().item() == pytest.approx(0.02, rel=0.15)
-    assert (qkv.bias == 0).all()
-    out = model(torch.randn(2, 3, 64, 64))[0]
-    out.mean().backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and p.grad.abs().sum() > 0, name
-
-
-def test_pretrained_init_cfg(tmp_path):
-    src = DGMN2('tiny')
-    ckpt = tmp_path / 'ckpt.pth'
-    torch.save({'state_dict': {f'backbone.{k}': v
-                               for k, v in src.state_dict().items()}}, ckpt)
-    dst = DGMN2('tiny', init_cfg=dict(type='Pretrained', checkpoint=str(
-        ckpt), prefix='backbone.'))
-    dst.init_weights()
-    for k, v in src.state_dict().items():
-        torch.testing.assert_close(dst.state_dict()[k], v)
-
-
-def test_layer_depth_for_layer_decay():
-    model = DGMN2('tiny')
-    n = sum(model.depths) + 2
-    assert model.get_layer_depth('backbone.patch_embeds.0.0.weight',
-                                 'backbone.') == (0, n)
-    assert model.get_layer_depth('backbone.stages.1.0.norm1.weight',
-                                 'backbone.') == (model.depths[0] + 1, n)
-    assert model.get_layer_depth('head.fc.weight', 'backbone.') == (n - 1, n)
-
-
 def test_registered_in_mmpretrain_models():
     from mmpretrain.registry import MODELS
     assert MODELS.get('DGMN2') is DGMN2

@@ -66,7 +66,7 @@ def test_export_mode_is_undone(models):
     for family in ('dgmn2', 'fastervit'):
         with export_mode(models[family]):
             pass
-    assert {m.backend for m in models['dgmn2'].modules()
+    assert {m.sampler for m in models['dgmn2'].modules()
             if isinstance(m, DeformUnfold)} == {'auto'}
     assert not any('pool_params' in vars(m)
                    for m in models['fastervit'].modules()

@@ -50,7 +50,7 @@ class ExportWrapper(nn.Module):
 def export_mode(model: nn.Module):
     """Run the body with the model in a traceable form, restored afterwards.
 
-    * DGMN2's deformable unfold samples in plain PyTorch (``backend=
+    * DGMN2's deformable unfold samples in plain PyTorch (``sampler=
       'pytorch'``): mmcv's compiled op can neither be exported to ONNX nor
       traced compactly.
 
@@ -60,8 +60,8 @@ def export_mode(model: nn.Module):
     saved = []
     for m in model.modules():
         if isinstance(m, DeformUnfold):
-            saved.append((m, 'backend', m.backend))
-            m.backend = 'pytorch'
+            saved.append((m, 'sampler', m.sampler))
+            m.sampler = 'pytorch'
     try:
         yield model
     finally:

@@ -11,22 +11,17 @@ with its own CUDA-only ``DeformUnfold``; here the sampling runs on mmcv's
 modulated deformable convolution (CPU and CUDA) or in plain PyTorch, see
 :mod:`mogazoo.models.utils.deform_unfold`.
 """
-import copy
 from typing import Sequence, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_norm_layer
-from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
-from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.registry import MODELS
 
-from ..utils import (FreezeStagesMixin, checked_pretrained,
-                     parse_out_indices)
-from ..utils.deform_unfold import BACKENDS, DeformUnfold
+from ..utils.deform_unfold import DeformUnfold
+from .base import MogazooBackbone, PreNormBlock
 
 NUM_SAMPLES = 9  # a 3x3 neighbourhood per token
 
@@ -120,8 +115,9 @@ class DGMN2Attention(BaseModule):
             Defaults to 0.
         proj_drop_rate (float): Dropout after the output projection.
             Defaults to 0.
-        sampler (str): Deformable unfold backend: ``'auto'``, ``'mmcv'``,
-            ``'pytorch'`` or ``'grid_sample'``. Defaults to ``'auto'``.
+        sampler (str): Deformable unfold sampler: ``'auto'``, ``'mmcv'``,
+            ``'pytorch'`` or ``'grid_sample'`` (checked by
+            :class:`DeformUnfold`). Defaults to ``'auto'``.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
@@ -147,7 +143,7 @@ class DGMN2Attention(BaseModule):
         self.proj_drop = nn.Dropout(proj_drop_rate)
         self.conv_offset = nn.Linear(
             self.head_dims, NUM_SAMPLES * 2, bias=qkv_bias)
-        self.unfold = DeformUnfold(3, padding=1, backend=sampler)
+        self.unfold = DeformUnfold(3, padding=1, sampler=sampler)
         self.pos_emb = RelativePositionLogits(feat_size, self.head_dims)
 
     def forward(self, x, hw_shape):
@@ -199,7 +195,7 @@ class DGMN2FFN(BaseModule):
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
-class DGMN2Block(BaseModule):
+class DGMN2Block(PreNormBlock):
     """norm -> DGMN2 attention and norm -> FFN, each with stochastic depth
     and a residual, on tokens ``(B, H * W, C)``.
 
@@ -237,35 +233,21 @@ class DGMN2Block(BaseModule):
                  sampler='auto',
                  with_cp=False,
                  init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        self.with_cp = with_cp
-        self.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
-        self.attn = DGMN2Attention(
+        super().__init__(
             embed_dims,
-            num_heads,
-            feat_size,
-            qkv_bias=qkv_bias,
-            attn_drop_rate=attn_drop_rate,
-            proj_drop_rate=drop_rate,
-            sampler=sampler)
-        self.drop_path = DropPath(
-            drop_path_rate) if drop_path_rate > 0. else nn.Identity()
-        self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
-        self.mlp = DGMN2FFN(
-            embed_dims,
-            int(embed_dims * mlp_ratio),
-            act_cfg=act_cfg,
-            ffn_drop=drop_rate)
+            DGMN2Attention(
+                embed_dims,
+                num_heads,
+                feat_size,
+                qkv_bias=qkv_bias,
+                attn_drop_rate=attn_drop_rate,
+                proj_drop_rate=drop_rate,
+                sampler=sampler), DGMN2FFN, mlp_ratio, act_cfg, drop_rate,
+            norm_cfg, drop_path_rate, with_cp, init_cfg)
 
     def _forward(self, x, hw_shape):
         x = x + self.drop_path(self.attn(self.norm1(x), hw_shape))
         return x + self.drop_path(self.mlp(self.norm2(x)))
-
-    def forward(self, x, hw_shape):
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(
-                self._forward, x, hw_shape, use_reentrant=False)
-        return self._forward(x, hw_shape)
 
 
 def _conv_bn_relu(in_channels, out_channels, stride, norm_cfg):
@@ -277,8 +259,17 @@ def _conv_bn_relu(in_channels, out_channels, stride, norm_cfg):
     ]
 
 
+def _arch(depths):
+    """An official arch: they differ in depth only."""
+    return dict(
+        embed_dims=[64, 128, 320, 512],
+        depths=depths,
+        num_heads=[1, 2, 5, 8],
+        mlp_ratios=[8, 8, 4, 4])
+
+
 @MODELS.register_module()
-class DGMN2(FreezeStagesMixin, BaseModule):
+class DGMN2(MogazooBackbone):
     """DGMN2 backbone.
 
     A PyTorch implementation of `Dynamic Graph Message Passing Networks for
@@ -347,28 +338,13 @@ class DGMN2(FreezeStagesMixin, BaseModule):
             Defaults to None.
     """
     arch_zoo = {
-        **dict.fromkeys(['t', 'tiny'], {
-            'embed_dims': [64, 128, 320, 512],
-            'depths': [2, 2, 2, 2],
-            'num_heads': [1, 2, 5, 8],
-            'mlp_ratios': [8, 8, 4, 4]}),
-        **dict.fromkeys(['s', 'small'], {
-            'embed_dims': [64, 128, 320, 512],
-            'depths': [3, 4, 6, 3],
-            'num_heads': [1, 2, 5, 8],
-            'mlp_ratios': [8, 8, 4, 4]}),
-        **dict.fromkeys(['m', 'medium'], {
-            'embed_dims': [64, 128, 320, 512],
-            'depths': [3, 4, 18, 3],
-            'num_heads': [1, 2, 5, 8],
-            'mlp_ratios': [8, 8, 4, 4]}),
-        **dict.fromkeys(['l', 'large'], {
-            'embed_dims': [64, 128, 320, 512],
-            'depths': [3, 8, 27, 3],
-            'num_heads': [1, 2, 5, 8],
-            'mlp_ratios': [8, 8, 4, 4]}),
-    }  # yapf: disable
+        **dict.fromkeys(['t', 'tiny'], _arch([2, 2, 2, 2])),
+        **dict.fromkeys(['s', 'small'], _arch([3, 4, 6, 3])),
+        **dict.fromkeys(['m', 'medium'], _arch([3, 4, 18, 3])),
+        **dict.fromkeys(['l', 'large'], _arch([3, 8, 27, 3])),
+    }
     arch_keys = ('embed_dims', 'depths', 'num_heads', 'mlp_ratios')
+    init_norm_types = (nn.LayerNorm, )
 
     def __init__(self,
                  arch='tiny',
@@ -388,56 +364,23 @@ class DGMN2(FreezeStagesMixin, BaseModule):
                  sampler='auto',
                  with_cp=False,
                  init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            key = arch.lower()
-            if key not in self.arch_zoo:
-                raise KeyError(f'Unknown DGMN2 arch {arch!r}; choose one of '
-                               f'{sorted(set(self.arch_zoo))} or pass a dict')
-            arch = self.arch_zoo[key]
-        elif isinstance(arch, dict):
-            if set(arch) != set(self.arch_keys):
-                raise KeyError(f'A custom DGMN2 arch needs exactly the keys '
-                               f'{sorted(self.arch_keys)}, got {sorted(arch)}')
-            if len({len(arch[k]) for k in self.arch_keys}) != 1:
-                raise ValueError('embed_dims, depths, num_heads and '
-                                 'mlp_ratios of the arch must have one value '
-                                 f'per stage: {arch}')
-        else:
-            raise TypeError(f'arch must be a str or a dict, got {type(arch)}')
-        arch = copy.deepcopy(arch)
-        for dims, heads in zip(arch['embed_dims'], arch['num_heads']):
-            if dims % heads != 0:
-                raise ValueError(f'embed_dims {dims} is not divisible by '
-                                 f'num_heads {heads} in arch {arch}')
-        if sampler not in BACKENDS:
-            raise ValueError(f'Unknown DGMN2 sampler {sampler!r}; choose one '
-                             f'of {BACKENDS}')
-        self.embed_dims = arch['embed_dims']
-        self.depths = arch['depths']
-        self.num_heads = arch['num_heads']
-        self.mlp_ratios = arch['mlp_ratios']
-        self.num_stages = len(self.depths)
+        super().__init__(arch, out_indices, frozen_stages, norm_eval,
+                         drop_path_rate, init_cfg)
+        self.num_heads = self.arch_settings['num_heads']
+        self.mlp_ratios = self.arch_settings['mlp_ratios']
         self.strides = (4, ) + (2, ) * (self.num_stages - 1) \
             if strides is None else tuple(strides)
         if (len(self.strides) != self.num_stages or self.strides[0] != 4
                 or any(st not in (1, 2) for st in self.strides[1:])):
             raise ValueError(f'strides must be 4 then 1 or 2 for each of the '
                              f'{self.num_stages} stages, got {strides}')
-        self.out_indices = parse_out_indices(out_indices, self.num_stages)
-        if not -1 <= frozen_stages < self.num_stages:
-            raise ValueError(f'frozen_stages must be in -1..'
-                             f'{self.num_stages - 1}, got {frozen_stages}')
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
         self.img_size = (img_size, img_size) if isinstance(img_size, int) \
             else tuple(img_size)
         if len(self.img_size) != 2:
             raise ValueError(f'img_size must be an int or (H, W), got '
                              f'{img_size}')
-        self.drop_path_rate = drop_path_rate
 
-        dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        dpr = self.drop_path_rates(drop_path_rate)
         self.patch_embeds = nn.ModuleList()
         self.stages = nn.ModuleList()
         block_idx = 0
@@ -474,34 +417,12 @@ class DGMN2(FreezeStagesMixin, BaseModule):
             self.stages.append(blocks)
         self._freeze_stages()
 
-    def init_weights(self):
-        """Load ``init_cfg`` weights if given, else initialize as the
-        official code does: linear layers trunc-normal (std 0.02) with zero
-        bias, LayerNorms 1 and 0; convs, BNs and the relative position
-        tables (normal, std ``head_dims ** -0.5``) keep their construction
-        values."""
-        with checked_pretrained(self):
-            if self.init_cfg is not None:
-                super().init_weights()
-                return
-            for m in self.modules():
-                if isinstance(m, nn.Linear):
-                    trunc_normal_(m.weight, std=.02)
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
-                elif isinstance(m, nn.LayerNorm):
-                    nn.init.ones_(m.weight)
-                    nn.init.zeros_(m.bias)
-
-    def set_drop_path_rate(self, drop_path_rate):
-        """Reset the stochastic depth rates (linear over the blocks up to
-        ``drop_path_rate``), as the official ``reset_drop_path``; used by
-        :class:`DropPathWarmupHook`."""
-        dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
-        blocks = [blk for stage in self.stages for blk in stage]
-        for blk, rate in zip(blocks, dpr):
-            blk.drop_path = DropPath(rate) if rate > 0. else nn.Identity()
-        self.drop_path_rate = drop_path_rate
+    def check_arch(self, arch):
+        super().check_arch(arch)
+        for dims, heads in zip(arch['embed_dims'], arch['num_heads']):
+            if dims % heads != 0:
+                raise ValueError(f'embed_dims {dims} is not divisible by '
+                                 f'num_heads {heads} in arch {arch}')
 
     def forward(self, x):
         outs = []
@@ -518,26 +439,3 @@ class DGMN2(FreezeStagesMixin, BaseModule):
 
     def _stage_modules(self, i):
         return [self.patch_embeds[i], self.stages[i]]
-
-    def get_layer_depth(self, param_name: str, prefix: str = ''):
-        """Layer depth of a parameter for layer-wise lr decay
-        (``LearningRateDecayOptimWrapperConstructor``).
-
-        The first patch embedding is layer 0, every block counts one layer,
-        the patch embedding of stage ``i`` shares the depth of the last block
-        before it, and everything outside the backbone (neck, head) is the
-        last layer.
-
-        Returns:
-            Tuple[int, int]: The layer depth and the number of layers.
-        """
-        num_layers = sum(self.depths) + 2
-        if not param_name.startswith(prefix):
-            return num_layers - 1, num_layers
-        name = param_name[len(prefix):].split('.')
-        if name[0] == 'stages':
-            stage, block = int(name[1]), int(name[2])
-            return sum(self.depths[:stage]) + block + 1, num_layers
-        if name[0] == 'patch_embeds':
-            return sum(self.depths[:int(name[1])]), num_layers
-        return num_layers - 1, num_layers

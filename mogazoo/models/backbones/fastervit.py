@@ -14,22 +14,16 @@ from the padded map. At the resolution an official model was built for, this
 is exactly what the official code computes. Inner module names follow the
 official code, so that converting a checkpoint only re-roots key prefixes.
 """
-import copy
 import math
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
-from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
-from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.registry import MODELS
-from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils import (FreezeStagesMixin, checked_pretrained,
-                     parse_out_indices)
+from .base import CheckpointMixin, MogazooBackbone, drop_path_layer
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -301,7 +295,7 @@ def _scaled(gamma, x):
     return x if gamma is None else gamma * x
 
 
-class ConvBlock(BaseModule):
+class ConvBlock(CheckpointMixin, BaseModule):
     """Residual block of the first stages: 3x3 conv -> BN -> GELU -> 3x3
     conv -> BN, optional layer scale ``gamma``.
 
@@ -330,8 +324,7 @@ class ConvBlock(BaseModule):
         self.conv2 = nn.Conv2d(embed_dims, embed_dims, 3, 1, 1)
         self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
         self.gamma = _layer_scale(embed_dims, layer_scale)
-        self.drop_path = DropPath(
-            drop_path) if drop_path > 0. else nn.Identity()
+        self.drop_path = drop_path_layer(drop_path)
 
     def _forward(self, x):
         y = self.norm2(self.conv2(self.act1(self.norm1(self.conv1(x)))))
@@ -339,13 +332,8 @@ class ConvBlock(BaseModule):
             y = y * self.gamma.view(1, -1, 1, 1)
         return x + self.drop_path(y)
 
-    def forward(self, x):
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(self._forward, x, use_reentrant=False)
-        return self._forward(x)
 
-
-class HATBlock(BaseModule):
+class HATBlock(CheckpointMixin, BaseModule):
     """Hierarchical attention block (official ``HAT``).
 
     With carrier tokens, these first attend to each other (``hat_*``
@@ -407,13 +395,11 @@ class HATBlock(BaseModule):
         self.norm1 = nn.LayerNorm(embed_dims)
         self.attn = WindowAttention(embed_dims, num_heads, qkv_bias,
                                     attn_drop, drop)
-        self.drop_path = DropPath(
-            drop_path) if drop_path > 0. else nn.Identity()
+        self.drop_path = drop_path_layer(drop_path)
         self.norm2 = nn.LayerNorm(embed_dims)
         self.mlp = TokenMlp(embed_dims, hidden, drop)
         self.gamma3 = _layer_scale(embed_dims, layer_scale)
         self.gamma4 = _layer_scale(embed_dims, layer_scale)
-        self.carrier_tokens = carrier_tokens
         self.hat_pos_embed = None
         self.gamma1 = self.gamma2 = None
         if carrier_tokens:
@@ -422,14 +408,16 @@ class HATBlock(BaseModule):
             self.hat_attn = WindowAttention(embed_dims, num_heads, qkv_bias,
                                             attn_drop, drop)
             self.hat_mlp = TokenMlp(embed_dims, hidden, drop)
-            self.hat_drop_path = DropPath(
-                drop_path) if drop_path > 0. else nn.Identity()
+            self.hat_drop_path = drop_path_layer(drop_path)
             if ct_pos_embed:
                 self.hat_pos_embed = TokenPositionEmbedding(embed_dims)
             self.gamma1 = _layer_scale(embed_dims, layer_scale)
             self.gamma2 = _layer_scale(embed_dims, layer_scale)
 
-    def _forward(self, x, ct, grid):
+    def _forward(self, x, ct=None, grid=(1, 1)):
+        """Window tokens ``x (B * windows, window_size**2, C)`` and the
+        carrier tokens ``ct (B, windows * ct_size**2, C)`` (or None) of a
+        ``grid[0] x grid[1]`` window grid -> updated ``(x, ct)``."""
         x = self.pos_embed(x)
         if ct is not None:
             Bg, Ng, C = ct.shape
@@ -462,15 +450,6 @@ class HATBlock(BaseModule):
                     self.gamma1,
                     ct_map.flatten(2).transpose(1, 2).to(dtype=x.dtype))
         return x, ct
-
-    def forward(self, x, ct=None, grid=(1, 1)):
-        """Window tokens ``x (B * windows, window_size**2, C)`` and the
-        carrier tokens ``ct (B, windows * ct_size**2, C)`` (or None) of a
-        ``grid[0] x grid[1]`` window grid -> updated ``(x, ct)``."""
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(
-                self._forward, x, ct, grid, use_reentrant=False)
-        return self._forward(x, ct, grid)
 
 
 class TokenInitializer(nn.Module):
@@ -531,7 +510,12 @@ class FasterViTStage(BaseModule):
         carrier_tokens (bool): Build the carrier-token layers.
         ct_pos_embed (bool): Build the carrier-token position embedding.
         drop_paths (list[float]): Stochastic depth rate of each block.
-        block_cfg (dict): Other arguments of the blocks.
+        mlp_ratio, qkv_bias, drop, attn_drop, layer_scale, propagation:
+            See :class:`HATBlock`.
+        layer_scale_conv (float, optional): ``layer_scale`` of the
+            :class:`ConvBlock`.
+        norm_cfg (dict): Norm of the :class:`ConvBlock`.
+        with_cp (bool): Use gradient checkpointing in the blocks.
         tokenizer (bool, optional): Build the carrier-token initializer;
             None builds it with the carrier-token layers. The official
             any-resolution model builds it for every stage with hierarchical
@@ -540,24 +524,40 @@ class FasterViTStage(BaseModule):
             Defaults to None.
     """
 
-    def __init__(self, embed_dims, depth, conv, num_heads, window_size,
-                 ct_size, carrier_tokens, ct_pos_embed, drop_paths,
-                 block_cfg, tokenizer=None):
+    def __init__(self,
+                 embed_dims,
+                 depth,
+                 conv,
+                 num_heads,
+                 window_size,
+                 ct_size,
+                 carrier_tokens,
+                 ct_pos_embed,
+                 drop_paths,
+                 mlp_ratio=4.,
+                 qkv_bias=True,
+                 drop=0.,
+                 attn_drop=0.,
+                 layer_scale=None,
+                 layer_scale_conv=None,
+                 propagation=False,
+                 norm_cfg=dict(type='BN'),
+                 with_cp=False,
+                 tokenizer=None):
         super().__init__()
         self.conv = conv
         self.window_size = window_size
         self.carrier_tokens = carrier_tokens and not conv
         if tokenizer is None:
             tokenizer = carrier_tokens
-        cfg = dict(block_cfg)
         if conv:
             self.blocks = nn.ModuleList([
                 ConvBlock(
                     embed_dims,
                     drop_path=drop_paths[i],
-                    layer_scale=cfg['layer_scale_conv'],
-                    norm_cfg=cfg['norm_cfg'],
-                    with_cp=cfg['with_cp']) for i in range(depth)
+                    layer_scale=layer_scale_conv,
+                    norm_cfg=norm_cfg,
+                    with_cp=with_cp) for i in range(depth)
             ])
             self.global_tokenizer = None
             return
@@ -566,18 +566,18 @@ class FasterViTStage(BaseModule):
                 embed_dims,
                 num_heads,
                 window_size,
-                mlp_ratio=cfg['mlp_ratio'],
-                qkv_bias=cfg['qkv_bias'],
-                drop=cfg['drop_rate'],
-                attn_drop=cfg['attn_drop_rate'],
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+                drop=drop,
+                attn_drop=attn_drop,
                 drop_path=drop_paths[i],
-                layer_scale=cfg['layer_scale'],
+                layer_scale=layer_scale,
                 ct_size=ct_size,
                 carrier_tokens=carrier_tokens,
                 ct_pos_embed=ct_pos_embed,
                 last=i == depth - 1,
-                propagation=cfg['propagation'],
-                with_cp=cfg['with_cp']) for i in range(depth)
+                propagation=propagation,
+                with_cp=with_cp) for i in range(depth)
         ])
         self.global_tokenizer = TokenInitializer(
             embed_dims, window_size,
@@ -644,7 +644,7 @@ def _in21k(resolution, windows):
 
 
 @MODELS.register_module()
-class FasterViT(FreezeStagesMixin, BaseModule):
+class FasterViT(MogazooBackbone):
     """FasterViT backbone.
 
     A PyTorch implementation of `FasterViT: Fast Vision Transformers with
@@ -771,9 +771,8 @@ class FasterViT(FreezeStagesMixin, BaseModule):
                         _in21k(768, [7, 7, 48, 24])),
     }  # yapf: disable
 
-    _required_keys = ('embed_dims', 'depths', 'num_heads', 'window_sizes',
-                      'hat')
-    _optional_keys = dict(
+    arch_keys = ('embed_dims', 'depths', 'num_heads', 'window_sizes', 'hat')
+    arch_defaults = dict(
         stem_channels=64,
         ct_size=2,
         mlp_ratio=4.,
@@ -782,6 +781,7 @@ class FasterViT(FreezeStagesMixin, BaseModule):
         propagation=False,
         conv_stages=2,
         resolution=224)
+    stage_keys = ('embed_dims', 'num_heads', 'window_sizes', 'hat')
 
     def __init__(self,
                  arch='0',
@@ -801,19 +801,19 @@ class FasterViT(FreezeStagesMixin, BaseModule):
                  norm_cfg=dict(type='BN'),
                  with_cp=False,
                  init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        arch = self._parse_arch(arch)
-        if window_sizes is not None:
-            arch['window_sizes'] = list(window_sizes)
-        if ct_size is not None:
-            arch['ct_size'] = ct_size
-        if hat is not None:
-            arch['hat'] = list(hat)
+        super().__init__(
+            arch,
+            out_indices,
+            frozen_stages,
+            norm_eval,
+            drop_path_rate,
+            init_cfg,
+            window_sizes=None if window_sizes is None else list(window_sizes),
+            ct_size=ct_size,
+            hat=None if hat is None else list(hat))
+        arch = self.arch_settings
         if resolution is None and not any_res:
             resolution = arch['resolution']
-        self._check_arch(arch)
-        self.arch = arch
-        self.any_res = any_res
         # None: an any-res model with every carrier-token layer
         self.resolution = None
         if resolution is not None:
@@ -822,15 +822,6 @@ class FasterViT(FreezeStagesMixin, BaseModule):
             if len(self.resolution) != 2:
                 raise ValueError('resolution must be an int or (H, W), '
                                  f'got {resolution!r}')
-        self.embed_dims = arch['embed_dims']
-        self.depths = arch['depths']
-        self.num_stages = len(self.depths)
-        self.out_indices = parse_out_indices(out_indices, self.num_stages)
-        if not -1 <= frozen_stages < self.num_stages:
-            raise ValueError(f'frozen_stages must be in -1..'
-                             f'{self.num_stages - 1}, got {frozen_stages}')
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
 
         stem_cfg = dict(norm_cfg, eps=1e-4)
         stem = arch['stem_channels']
@@ -852,24 +843,13 @@ class FasterViT(FreezeStagesMixin, BaseModule):
                         2,
                         1,
                         bias=False)))
-        block_cfg = dict(
-            mlp_ratio=arch['mlp_ratio'],
-            qkv_bias=qkv_bias,
-            drop_rate=drop_rate,
-            attn_drop_rate=attn_drop_rate,
-            layer_scale=arch['layer_scale'],
-            layer_scale_conv=arch['layer_scale_conv'],
-            propagation=arch['propagation'],
-            norm_cfg=norm_cfg,
-            with_cp=with_cp)
-        dpr = torch.linspace(
-            0, drop_path_rate, sum(self.depths), device='cpu').tolist()
+        dpr = self.drop_path_rates(drop_path_rate)
         self.stages = nn.ModuleList()
         for i, depth in enumerate(self.depths):
             conv = i < arch['conv_stages']
             window = arch['window_sizes'][i]
             carrier, pos_embed, tokenizer = self._carrier_layers(
-                i, window, not conv and arch['hat'][i])
+                i, window, not conv and arch['hat'][i], any_res)
             first = sum(self.depths[:i])
             self.stages.append(
                 FasterViTStage(
@@ -882,7 +862,15 @@ class FasterViT(FreezeStagesMixin, BaseModule):
                     carrier_tokens=carrier,
                     ct_pos_embed=pos_embed,
                     drop_paths=dpr[first:first + depth],
-                    block_cfg=block_cfg,
+                    mlp_ratio=arch['mlp_ratio'],
+                    qkv_bias=qkv_bias,
+                    drop=drop_rate,
+                    attn_drop=attn_drop_rate,
+                    layer_scale=arch['layer_scale'],
+                    layer_scale_conv=arch['layer_scale_conv'],
+                    propagation=arch['propagation'],
+                    norm_cfg=norm_cfg,
+                    with_cp=with_cp,
                     tokenizer=tokenizer))
         self.norms = nn.ModuleDict({
             str(i): build_norm_layer(norm_cfg, self.embed_dims[i])[1]
@@ -890,43 +878,23 @@ class FasterViT(FreezeStagesMixin, BaseModule):
         })
         self._freeze_stages()
 
-    def _parse_arch(self, arch):
+    @classmethod
+    def parse_arch(cls, arch):
+        """Also an int (``3`` for ``'3'``)."""
         if isinstance(arch, int) and not isinstance(arch, bool):
             arch = str(arch)
-        if isinstance(arch, str):
-            key = arch.lower()
-            if key.startswith('fastervit-'):
-                key = key[len('fastervit-'):]
-            if key not in self.arch_zoo:
-                raise KeyError(
-                    f'Unknown FasterViT arch {arch!r}; choose one of '
-                    f'{sorted(set(self.arch_zoo))} or pass a dict')
-            arch = self.arch_zoo[key]
-        elif isinstance(arch, dict):
-            missing = [k for k in self._required_keys if k not in arch]
-            unknown = [
-                k for k in arch if k not in self._required_keys
-                and k not in self._optional_keys
-            ]
-            if missing or unknown:
-                raise KeyError(
-                    f'A custom FasterViT arch needs the keys '
-                    f'{list(self._required_keys)} and may have '
-                    f'{list(self._optional_keys)}; missing {missing}, '
-                    f'unknown {unknown}')
-        else:
-            raise TypeError(f'arch must be a str, an int or a dict, got '
-                            f'{type(arch)}')
-        out = copy.deepcopy(self._optional_keys)
-        out.update(copy.deepcopy(arch))
-        return out
+        return super().parse_arch(arch)
 
-    def _check_arch(self, arch):
+    @classmethod
+    def arch_key(cls, name):
+        """Also ``'fastervit-3'`` for ``'3'``."""
+        key = name.lower()
+        return key[len('fastervit-'):] if key.startswith('fastervit-') \
+            else key
+
+    def check_arch(self, arch):
+        super().check_arch(arch)
         n = len(arch['depths'])
-        for key in ('embed_dims', 'num_heads', 'window_sizes', 'hat'):
-            if len(arch[key]) != n:
-                raise ValueError(f'{key} of the FasterViT arch needs one '
-                                 f'value per stage ({n}), got {arch[key]}')
         if not 0 <= arch['conv_stages'] <= n:
             raise ValueError(f'conv_stages must be in 0..{n}, got '
                              f'{arch["conv_stages"]}')
@@ -953,13 +921,14 @@ class FasterViT(FreezeStagesMixin, BaseModule):
         return tuple(-(-int(2**(-2 - stage) * r) // window)
                      for r in self.resolution)
 
-    def _carrier_layers(self, stage, window, hat):
+    def _carrier_layers(self, stage, window, hat, any_res):
         """Whether stage ``stage`` (hierarchical attention: ``hat``) builds
         ``(carrier-token layers, hat_pos_embed, carrier-token
-        initializer)``, as the official model of this form does."""
+        initializer)``, as the official model of the form ``any_res`` does.
+        """
         if not hat:
             return False, False, False
-        if not self.any_res:  # faster_vit.py
+        if not any_res:  # faster_vit.py
             carrier = self._windows_per_side(stage, window) > 1
             return carrier, carrier, carrier
         if self.resolution is None:  # every layer, for any input
@@ -969,23 +938,6 @@ class FasterViT(FreezeStagesMixin, BaseModule):
         rows, cols = self._window_grid(stage, window)
         carrier = max(rows, cols) > 1
         return carrier, carrier and rows == cols, True
-
-    def init_weights(self):
-        """Load ``init_cfg`` weights if given, else initialize as the
-        official code does (linear layers: truncated normal with std 0.02
-        and zero bias; norms: 1 and 0; convs: PyTorch's default)."""
-        with checked_pretrained(self):
-            if self.init_cfg is not None:
-                super().init_weights()
-                return
-            for m in self.modules():
-                if isinstance(m, nn.Linear):
-                    trunc_normal_(m.weight, std=.02)
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
-                elif isinstance(m, (_BatchNorm, nn.LayerNorm)):
-                    nn.init.ones_(m.weight)
-                    nn.init.zeros_(m.bias)
 
     def forward(self, x):
         outs = []
@@ -1013,29 +965,15 @@ class FasterViT(FreezeStagesMixin, BaseModule):
             mods.append(self.norms[str(i)])
         return mods
 
-    def get_layer_depth(self, param_name: str, prefix: str = ''):
-        """Layer depth of a parameter for layer-wise lr decay
-        (``LearningRateDecayOptimWrapperConstructor``).
-
-        The stem is layer 0, each block counts one layer (a stage's
-        down-sampling layer and carrier-token initializer go with its first
-        block, an output norm with its last), and everything outside the
-        backbone (neck, head) is the last layer.
-
-        Returns:
-            Tuple[int, int]: The layer depth and the number of layers.
-        """
-        num_layers = sum(self.depths) + 2
-        if not param_name.startswith(prefix):
-            return num_layers - 1, num_layers
-        name = param_name[len(prefix):].split('.')
+    def _layer_depth(self, name):
+        """The stem is layer 0, a stage's down-sampling layer and
+        carrier-token initializer go with its first block, an output norm
+        with its last."""
         if name[0] == 'patch_embeds':
             i = int(name[1])
-            return (0 if i == 0 else sum(self.depths[:i]) + 1), num_layers
+            return 0 if i == 0 else sum(self.depths[:i]) + 1
         if name[0] == 'stages':
             i = int(name[1])
             block = int(name[3]) if name[2] == 'blocks' else 0
-            return sum(self.depths[:i]) + block + 1, num_layers
-        if name[0] == 'norms':
-            return sum(self.depths[:int(name[1]) + 1]), num_layers
-        return num_layers - 1, num_layers
+            return sum(self.depths[:i]) + block + 1
+        return super()._layer_depth(name)

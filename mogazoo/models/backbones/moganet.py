@@ -5,21 +5,18 @@ A reimplementation for mmpretrain of the official model
 the same logits; official checkpoints are converted by
 ``tools/model_converters/moganet_to_mogazoo.py``.
 """
-import copy
 import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_norm_layer
-from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
-from mmengine.model.weight_init import trunc_normal_
 from mmpretrain.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils import (ElementScale, FreezeStagesMixin, checked_pretrained,
-                     parse_out_indices)
+from ..utils import ElementScale
+from .base import MogazooBackbone, PreNormBlock
 
 
 class ChannelAggregationFFN(BaseModule):
@@ -181,7 +178,7 @@ class MultiOrderGatedAggregation(BaseModule):
         return x + shortcut
 
 
-class MogaBlock(BaseModule):
+class MogaBlock(PreNormBlock):
     """A MogaNet block: norm -> gated aggregation, norm -> CA FFN, each with
     layer scale, stochastic depth and a residual.
 
@@ -218,34 +215,22 @@ class MogaBlock(BaseModule):
                  attn_force_fp32=False,
                  with_cp=False,
                  init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        self.with_cp = with_cp
-        self.norm1 = build_norm_layer(norm_cfg, embed_dims)[1]
-        self.attn = MultiOrderGatedAggregation(
+        super().__init__(
             embed_dims,
-            attn_dw_dilation=attn_dw_dilation,
-            attn_channel_split=attn_channel_split,
-            attn_act_cfg=attn_act_cfg,
-            attn_force_fp32=attn_force_fp32)
-        self.drop_path = DropPath(
-            drop_path_rate) if drop_path_rate > 0. else nn.Identity()
-        self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
-        self.mlp = ChannelAggregationFFN(
-            embed_dims,
-            int(embed_dims * ffn_ratio),
-            act_cfg=act_cfg,
-            ffn_drop=drop_rate)
+            MultiOrderGatedAggregation(
+                embed_dims,
+                attn_dw_dilation=attn_dw_dilation,
+                attn_channel_split=attn_channel_split,
+                attn_act_cfg=attn_act_cfg,
+                attn_force_fp32=attn_force_fp32), ChannelAggregationFFN,
+            ffn_ratio, act_cfg, drop_rate, norm_cfg, drop_path_rate, with_cp,
+            init_cfg)
         self.layer_scale_1 = ElementScale(embed_dims, init_value)
         self.layer_scale_2 = ElementScale(embed_dims, init_value)
 
     def _forward(self, x):
         x = x + self.drop_path(self.layer_scale_1(self.attn(self.norm1(x))))
         return x + self.drop_path(self.layer_scale_2(self.mlp(self.norm2(x))))
-
-    def forward(self, x):
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(self._forward, x, use_reentrant=False)
-        return self._forward(x)
 
 
 def _conv_embed(in_channels, out_channels, norm_cfg):
@@ -265,8 +250,13 @@ def _stem(in_channels, out_channels, norm_cfg, act_cfg):
         build_norm_layer(norm_cfg, out_channels)[1])
 
 
+def _arch(embed_dims, depths):
+    """An official arch: all have the FFN ratios 8, 8, 4, 4."""
+    return dict(embed_dims=embed_dims, depths=depths, ffn_ratios=[8, 8, 4, 4])
+
+
 @MODELS.register_module()
-class MogaNet(FreezeStagesMixin, BaseModule):
+class MogaNet(MogazooBackbone):
     """MogaNet backbone.
 
     A PyTorch implementation of `MogaNet: Multi-order Gated Aggregation
@@ -316,31 +306,21 @@ class MogaNet(FreezeStagesMixin, BaseModule):
             Defaults to None.
     """
     arch_zoo = {
-        **dict.fromkeys(['xt', 'xtiny', 'x-tiny'], {
-            'embed_dims': [32, 64, 96, 192],
-            'depths': [3, 3, 10, 2],
-            'ffn_ratios': [8, 8, 4, 4]}),
-        **dict.fromkeys(['t', 'tiny'], {
-            'embed_dims': [32, 64, 128, 256],
-            'depths': [3, 3, 12, 2],
-            'ffn_ratios': [8, 8, 4, 4]}),
-        **dict.fromkeys(['s', 'small'], {
-            'embed_dims': [64, 128, 320, 512],
-            'depths': [2, 3, 12, 2],
-            'ffn_ratios': [8, 8, 4, 4]}),
-        **dict.fromkeys(['b', 'base'], {
-            'embed_dims': [64, 160, 320, 512],
-            'depths': [4, 6, 22, 3],
-            'ffn_ratios': [8, 8, 4, 4]}),
-        **dict.fromkeys(['l', 'large'], {
-            'embed_dims': [64, 160, 320, 640],
-            'depths': [4, 6, 44, 4],
-            'ffn_ratios': [8, 8, 4, 4]}),
-        **dict.fromkeys(['xl', 'xlarge', 'x-large'], {
-            'embed_dims': [96, 192, 480, 960],
-            'depths': [6, 6, 44, 4],
-            'ffn_ratios': [8, 8, 4, 4]}),
-    }  # yapf: disable
+        **dict.fromkeys(['xt', 'xtiny', 'x-tiny'],
+                        _arch([32, 64, 96, 192], [3, 3, 10, 2])),
+        **dict.fromkeys(['t', 'tiny'],
+                        _arch([32, 64, 128, 256], [3, 3, 12, 2])),
+        **dict.fromkeys(['s', 'small'],
+                        _arch([64, 128, 320, 512], [2, 3, 12, 2])),
+        **dict.fromkeys(['b', 'base'],
+                        _arch([64, 160, 320, 512], [4, 6, 22, 3])),
+        **dict.fromkeys(['l', 'large'],
+                        _arch([64, 160, 320, 640], [4, 6, 44, 4])),
+        **dict.fromkeys(['xl', 'xlarge', 'x-large'],
+                        _arch([96, 192, 480, 960], [6, 6, 44, 4])),
+    }
+    arch_keys = ('embed_dims', 'depths', 'ffn_ratios')
+    init_norm_types = (_BatchNorm, nn.GroupNorm, nn.LayerNorm)
 
     def __init__(self,
                  arch='tiny',
@@ -360,37 +340,11 @@ class MogaNet(FreezeStagesMixin, BaseModule):
                  attn_force_fp32=False,
                  with_cp=False,
                  init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        if isinstance(arch, str):
-            key = arch.lower()
-            if key not in self.arch_zoo:
-                raise KeyError(f'Unknown MogaNet arch {arch!r}; choose one of '
-                               f'{sorted(set(self.arch_zoo))} or pass a dict')
-            arch = self.arch_zoo[key]
-        elif isinstance(arch, dict):
-            keys = {'embed_dims', 'depths', 'ffn_ratios'}
-            if set(arch) != keys:
-                raise KeyError(f'A custom MogaNet arch needs exactly the keys '
-                               f'{sorted(keys)}, got {sorted(arch)}')
-            if not len(arch['embed_dims']) == len(arch['depths']) == len(
-                    arch['ffn_ratios']):
-                raise ValueError('embed_dims, depths and ffn_ratios of the '
-                                 f'arch must have one value per stage: {arch}')
-        else:
-            raise TypeError(f'arch must be a str or a dict, got {type(arch)}')
-        arch = copy.deepcopy(arch)
-        self.embed_dims = arch['embed_dims']
-        self.depths = arch['depths']
-        self.ffn_ratios = arch['ffn_ratios']
-        self.num_stages = len(self.depths)
-        self.out_indices = parse_out_indices(out_indices, self.num_stages)
-        if not -1 <= frozen_stages < self.num_stages:
-            raise ValueError(f'frozen_stages must be in -1..'
-                             f'{self.num_stages - 1}, got {frozen_stages}')
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
+        super().__init__(arch, out_indices, frozen_stages, norm_eval,
+                         drop_path_rate, init_cfg)
+        self.ffn_ratios = self.arch_settings['ffn_ratios']
 
-        dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        dpr = self.drop_path_rates(drop_path_rate)
         self.patch_embeds = nn.ModuleList()
         self.stages = nn.ModuleList()
         self.norms = nn.ModuleList()
@@ -424,28 +378,18 @@ class MogaNet(FreezeStagesMixin, BaseModule):
             self.norms.append(build_norm_layer(norm_cfg, dims)[1])
         self._freeze_stages()
 
-    def init_weights(self):
-        """Load ``init_cfg`` weights if given, else initialize as the
-        official code does (conv: normal with std sqrt(2 / fan_out) where
-        fan_out counts groups; norms: 1 and 0)."""
-        with checked_pretrained(self):
-            if self.init_cfg is not None:
-                super().init_weights()
-                return
-            for m in self.modules():
-                if isinstance(m, nn.Conv2d):
-                    fan_out = m.kernel_size[0] * m.kernel_size[1] * \
-                        m.out_channels // m.groups
-                    nn.init.normal_(m.weight, 0, math.sqrt(2.0 / fan_out))
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
-                elif isinstance(m, (_BatchNorm, nn.GroupNorm, nn.LayerNorm)):
-                    nn.init.ones_(m.weight)
-                    nn.init.zeros_(m.bias)
-                elif isinstance(m, nn.Linear):
-                    trunc_normal_(m.weight, std=.02)
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
+    def _init_module(self, m):
+        """The official initialization: convs normal with std
+        sqrt(2 / fan_out) where fan_out counts groups, zero bias; linear
+        layers and norms as the base."""
+        if isinstance(m, nn.Conv2d):
+            fan_out = m.kernel_size[0] * m.kernel_size[1] * \
+                m.out_channels // m.groups
+            nn.init.normal_(m.weight, 0, math.sqrt(2.0 / fan_out))
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        else:
+            super()._init_module(m)
 
     def forward(self, x):
         outs = []
@@ -457,26 +401,3 @@ class MogaNet(FreezeStagesMixin, BaseModule):
 
     def _stage_modules(self, i):
         return [self.patch_embeds[i], self.stages[i], self.norms[i]]
-
-    def get_layer_depth(self, param_name: str, prefix: str = ''):
-        """Layer depth of a parameter for layer-wise lr decay
-        (``LearningRateDecayOptimWrapperConstructor``).
-
-        The stem is layer 0, stage ``i``'s blocks count one layer each, and
-        everything outside the backbone (neck, head) is the last layer.
-
-        Returns:
-            Tuple[int, int]: The layer depth and the number of layers.
-        """
-        num_layers = sum(self.depths) + 2
-        if not param_name.startswith(prefix):
-            return num_layers - 1, num_layers
-        name = param_name[len(prefix):].split('.')
-        if name[0] == 'stages':
-            stage, block = int(name[1]), int(name[2])
-            return sum(self.depths[:stage]) + block + 1, num_layers
-        if name[0] == 'patch_embeds':
-            return sum(self.depths[:int(name[1])]), num_layers
-        if name[0] == 'norms':
-            return sum(self.depths[:int(name[1]) + 1]), num_layers
-        return num_layers - 1, num_layers

@@ -48,7 +48,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.modules.utils import _pair
 
-BACKENDS = ('auto', 'mmcv', 'pytorch', 'grid_sample')
+SAMPLERS = ('auto', 'mmcv', 'pytorch', 'grid_sample')
 
 
 @functools.lru_cache(maxsize=None)
@@ -310,7 +310,7 @@ def deform_unfold_mmcv(input: torch.Tensor,
     if ops is None:
         raise RuntimeError('mmcv.ops.modulated_deform_conv2d is not '
                            'available (mmcv was installed without its '
-                           "compiled ops); use backend='pytorch'")
+                           "compiled ops); use sampler='pytorch'")
     (kernel_size, stride, padding, dilation, out_h,
      out_w) = _check(input, offset, kernel_size, stride, padding, dilation)
     n, c = input.shape[:2]
@@ -335,24 +335,45 @@ def deform_unfold_mmcv(input: torch.Tensor,
     return out.view(n, c * kh * kw, out_h * out_w).to(dtype)
 
 
+def check_sampler(sampler: str) -> str:
+    """Return ``sampler`` if it names a sampling path (``'auto'``,
+    ``'mmcv'``, ``'pytorch'`` or ``'grid_sample'``, see the module doc) that
+    can run here; the one place the name is checked.
+
+    Raises:
+        ValueError: An unknown name.
+        RuntimeError: ``'mmcv'`` without mmcv's compiled ops.
+    """
+    if sampler not in SAMPLERS:
+        raise ValueError(f'Unknown deform_unfold sampler {sampler!r}; '
+                         f'choose one of {SAMPLERS}')
+    if sampler == 'mmcv' and _mmcv_ops() is None:
+        raise RuntimeError("sampler='mmcv' needs mmcv with compiled ops "
+                           '(mmcv.ops.modulated_deform_conv2d)')
+    return sampler
+
+
+def _sample(input, offset, kernel_size, stride, padding, dilation, sampler):
+    """:func:`deform_unfold` with a checked ``sampler``."""
+    if sampler == 'auto':
+        use_mmcv = mmcv_available(input.device) and not (
+            torch.onnx.is_in_onnx_export())
+        sampler = 'mmcv' if use_mmcv else 'pytorch'
+    fn = dict(mmcv=deform_unfold_mmcv, pytorch=deform_unfold_pytorch,
+              grid_sample=deform_unfold_grid_sample)[sampler]
+    return fn(input, offset, kernel_size, stride, padding, dilation)
+
+
 def deform_unfold(input: torch.Tensor,
                   offset: torch.Tensor,
                   kernel_size=3,
                   stride=1,
                   padding=1,
                   dilation=1,
-                  backend: str = 'auto') -> torch.Tensor:
-    """Deformable unfold with the chosen ``backend`` (see the module doc)."""
-    if backend not in BACKENDS:
-        raise ValueError(f'Unknown deform_unfold backend {backend!r}; '
-                         f'choose one of {BACKENDS}')
-    if backend == 'auto':
-        use_mmcv = mmcv_available(input.device) and not (
-            torch.onnx.is_in_onnx_export())
-        backend = 'mmcv' if use_mmcv else 'pytorch'
-    fn = dict(mmcv=deform_unfold_mmcv, pytorch=deform_unfold_pytorch,
-              grid_sample=deform_unfold_grid_sample)[backend]
-    return fn(input, offset, kernel_size, stride, padding, dilation)
+                  sampler: str = 'auto') -> torch.Tensor:
+    """Deformable unfold with the chosen ``sampler`` (see the module doc)."""
+    return _sample(input, offset, kernel_size, stride, padding, dilation,
+                   check_sampler(sampler))
 
 
 class DeformUnfold(nn.Module):
@@ -363,8 +384,9 @@ class DeformUnfold(nn.Module):
         stride (int | tuple[int, int]): Stride. Defaults to 1.
         padding (int | tuple[int, int]): Zero padding. Defaults to 1.
         dilation (int | tuple[int, int]): Dilation. Defaults to 1.
-        backend (str): ``'auto'``, ``'mmcv'``, ``'pytorch'`` or
-            ``'grid_sample'`` (see the module doc). Defaults to ``'auto'``.
+        sampler (str): ``'auto'``, ``'mmcv'``, ``'pytorch'`` or
+            ``'grid_sample'`` (see the module doc), checked here by
+            :func:`check_sampler`. Defaults to ``'auto'``.
     """
 
     def __init__(self,
@@ -372,26 +394,20 @@ class DeformUnfold(nn.Module):
                  stride: Union[int, Tuple[int, int]] = 1,
                  padding: Union[int, Tuple[int, int]] = 1,
                  dilation: Union[int, Tuple[int, int]] = 1,
-                 backend: str = 'auto'):
+                 sampler: str = 'auto'):
         super().__init__()
-        if backend not in BACKENDS:
-            raise ValueError(f'Unknown deform_unfold backend {backend!r}; '
-                             f'choose one of {BACKENDS}')
-        if backend == 'mmcv' and _mmcv_ops() is None:
-            raise RuntimeError('backend=\'mmcv\' needs mmcv with compiled '
-                               'ops (mmcv.ops.modulated_deform_conv2d)')
         self.kernel_size = _pair(kernel_size)
         self.stride = _pair(stride)
         self.padding = _pair(padding)
         self.dilation = _pair(dilation)
-        self.backend = backend
+        self.sampler = check_sampler(sampler)
 
     def forward(self, input: torch.Tensor,
                 offset: torch.Tensor) -> torch.Tensor:
-        return deform_unfold(input, offset, self.kernel_size, self.stride,
-                             self.padding, self.dilation, self.backend)
+        return _sample(input, offset, self.kernel_size, self.stride,
+                       self.padding, self.dilation, self.sampler)
 
     def extra_repr(self):
         return (f'kernel_size={self.kernel_size}, stride={self.stride}, '
                 f'padding={self.padding}, dilation={self.dilation}, '
-                f'backend={self.backend!r}')
+                f'sampler={self.sampler!r}')
