@@ -228,10 +228,14 @@ class MogazooBackbone(BaseBackbone):
 
     # ----------------------------------------------------- drop path
     def drop_path_rates(self, drop_path_rate):
-        """Rate of each block: linear from 0 to ``drop_path_rate``
-        (computed on the CPU, so a model can be built on any device)."""
-        return torch.linspace(
+        """Rates of the blocks, a list per stage: linear from 0 to
+        ``drop_path_rate`` over all blocks (computed on the CPU, so that a
+        model can be built on any device)."""
+        rates = torch.linspace(
             0, drop_path_rate, sum(self.depths), device='cpu').tolist()
+        ends = [sum(self.depths[:i + 1]) for i in range(self.num_stages)]
+        return [rates[end - depth:end]
+                for end, depth in zip(ends, self.depths)]
 
     def blocks(self):
         """The blocks, stage by stage."""
@@ -243,8 +247,8 @@ class MogazooBackbone(BaseBackbone):
         ``drop_path_rate``) as the official DGMN2 ``reset_drop_path``; each
         child of a block named ``*drop_path`` is replaced. Used by
         :class:`~mogazoo.engine.hooks.DropPathWarmupHook`."""
-        for blk, rate in zip(self.blocks(),
-                             self.drop_path_rates(drop_path_rate)):
+        rates = [r for s in self.drop_path_rates(drop_path_rate) for r in s]
+        for blk, rate in zip(self.blocks(), rates):
             for name, _ in list(blk.named_children()):
                 if name.endswith('drop_path'):
                     setattr(blk, name, drop_path_layer(rate))

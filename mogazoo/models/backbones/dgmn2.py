@@ -333,9 +333,12 @@ class DGMN2(MogazooBackbone):
         with_cp (bool): Use gradient checkpointing in the blocks, trading
             compute for memory. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialization config, e.g.
-            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
-            Without one, weights are initialized as the official code does.
-            Defaults to None.
+            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``
+            (checked, see :class:`MogazooBackbone`). Without one, as the
+            official code: linear layers truncated normal (std 0.02) with
+            zero bias, LayerNorms 1 and 0; convs, BNs and the relative
+            position tables (normal, std ``head_dims ** -0.5``) keep their
+            construction values. Defaults to None.
     """
     arch_zoo = {
         **dict.fromkeys(['t', 'tiny'], _arch([2, 2, 2, 2])),
@@ -380,11 +383,10 @@ class DGMN2(MogazooBackbone):
             raise ValueError(f'img_size must be an int or (H, W), got '
                              f'{img_size}')
 
-        dpr = self.drop_path_rates(drop_path_rate)
+        stage_rates = self.drop_path_rates(drop_path_rate)
         self.patch_embeds = nn.ModuleList()
         self.stages = nn.ModuleList()
-        block_idx = 0
-        for i, (dims, depth) in enumerate(zip(self.embed_dims, self.depths)):
+        for i, (dims, rates) in enumerate(zip(self.embed_dims, stage_rates)):
             if i == 0:  # stride 4: 3x3 s2, 3x3 s1, 3x3 s2
                 mid = dims // 2
                 embed = nn.Sequential(
@@ -397,24 +399,22 @@ class DGMN2(MogazooBackbone):
             stride = 4 * 2**i  # the classifier's: sizes the position tables
             feat_size = (self.img_size[0] // stride,
                          self.img_size[1] // stride)
-            blocks = nn.ModuleList([
+            self.patch_embeds.append(embed)
+            self.stages.append(nn.ModuleList([
                 DGMN2Block(
                     dims,
                     self.num_heads[i],
                     feat_size,
-                    mlp_ratio=self.mlp_ratios[i],
                     qkv_bias=qkv_bias,
                     drop_rate=drop_rate,
                     attn_drop_rate=attn_drop_rate,
-                    drop_path_rate=dpr[block_idx + j],
+                    mlp_ratio=self.mlp_ratios[i],
                     act_cfg=act_cfg,
                     norm_cfg=block_norm_cfg,
                     sampler=sampler,
-                    with_cp=with_cp) for j in range(depth)
-            ])
-            block_idx += depth
-            self.patch_embeds.append(embed)
-            self.stages.append(blocks)
+                    drop_path_rate=rate,
+                    with_cp=with_cp) for rate in rates
+            ]))
         self._freeze_stages()
 
     def check_arch(self, arch):

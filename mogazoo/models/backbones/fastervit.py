@@ -738,8 +738,11 @@ class FasterViT(MogazooBackbone):
         with_cp (bool): Use gradient checkpointing in the blocks, trading
             compute for memory. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialization config, e.g.
-            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
-            Without one, weights are initialized as the official code does.
+            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``
+            (checked, see :class:`MogazooBackbone`). Without one, weights
+            get the official initialization: linear layers truncated normal
+            (std 0.02) with zero bias, norms 1 and 0, convs PyTorch's
+            default.
             Defaults to None.
     """
     arch_zoo = {
@@ -843,14 +846,13 @@ class FasterViT(MogazooBackbone):
                         2,
                         1,
                         bias=False)))
-        dpr = self.drop_path_rates(drop_path_rate)
+        stage_rates = self.drop_path_rates(drop_path_rate)
         self.stages = nn.ModuleList()
         for i, depth in enumerate(self.depths):
             conv = i < arch['conv_stages']
             window = arch['window_sizes'][i]
             carrier, pos_embed, tokenizer = self._carrier_layers(
                 i, window, not conv and arch['hat'][i], any_res)
-            first = sum(self.depths[:i])
             self.stages.append(
                 FasterViTStage(
                     self.embed_dims[i],
@@ -861,7 +863,7 @@ class FasterViT(MogazooBackbone):
                     arch['ct_size'],
                     carrier_tokens=carrier,
                     ct_pos_embed=pos_embed,
-                    drop_paths=dpr[first:first + depth],
+                    drop_paths=stage_rates[i],
                     mlp_ratio=arch['mlp_ratio'],
                     qkv_bias=qkv_bias,
                     drop=drop_rate,

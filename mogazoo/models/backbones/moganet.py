@@ -301,9 +301,11 @@ class MogaNet(MogazooBackbone):
         with_cp (bool): Use gradient checkpointing in the blocks, trading
             compute for memory. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialization config, e.g.
-            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
-            Without one, weights are initialized as the official code does.
-            Defaults to None.
+            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``
+            (checked, see :class:`MogazooBackbone`). Without one, weights are
+            initialized as the official code does: convs normal with std
+            ``sqrt(2 / fan_out)`` (fan_out counting groups), norms 1 and 0,
+            linear layers truncated normal (std 0.02). Defaults to None.
     """
     arch_zoo = {
         **dict.fromkeys(['xt', 'xtiny', 'x-tiny'],
@@ -344,12 +346,11 @@ class MogaNet(MogazooBackbone):
                          drop_path_rate, init_cfg)
         self.ffn_ratios = self.arch_settings['ffn_ratios']
 
-        dpr = self.drop_path_rates(drop_path_rate)
+        stage_rates = self.drop_path_rates(drop_path_rate)
         self.patch_embeds = nn.ModuleList()
         self.stages = nn.ModuleList()
         self.norms = nn.ModuleList()
-        block_idx = 0
-        for i, (dims, depth) in enumerate(zip(self.embed_dims, self.depths)):
+        for i, (dims, rates) in enumerate(zip(self.embed_dims, stage_rates)):
             if i == 0:
                 embed = _stem(in_channels, dims, norm_cfg, act_cfg)
             else:
@@ -362,7 +363,7 @@ class MogaNet(MogazooBackbone):
                     dims,
                     ffn_ratio=self.ffn_ratios[i],
                     drop_rate=drop_rate,
-                    drop_path_rate=dpr[block_idx + j],
+                    drop_path_rate=rate,
                     act_cfg=act_cfg,
                     norm_cfg=norm_cfg,
                     init_value=init_value,
@@ -370,9 +371,8 @@ class MogaNet(MogazooBackbone):
                     attn_channel_split=attn_channel_split,
                     attn_act_cfg=attn_act_cfg,
                     attn_force_fp32=attn_force_fp32,
-                    with_cp=with_cp) for j in range(depth)
+                    with_cp=with_cp) for rate in rates
             ])
-            block_idx += depth
             self.patch_embeds.append(embed)
             self.stages.append(blocks)
             self.norms.append(build_norm_layer(norm_cfg, dims)[1])
