@@ -41,6 +41,16 @@ def mmpretrain_default_scope():
     yield
 
 
+@pytest.fixture(scope='module', autouse=True)
+def mmpretrain_default_scope_per_module():
+    """The same for module-scoped fixtures, which run before the
+    per-test one (e.g. a fixture that builds a classifier right after a
+    module of mmseg tests)."""
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpretrain')
+    yield
+
+
 @pytest.fixture(scope='session', autouse=True)
 def one_cpu_thread():
     """Run the suite, and the tools it starts, on one intra-op thread.
