@@ -269,7 +269,7 @@ def test_registered_in_mmpretrain_models():
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize('arch,published', [('tiny', 2.3), ('small', 4.3)])
 def test_flops_match_published(arch, published, root):
-    from tools.analysis_tools.get_flops import count
+    from mogazoo.utils.flops import count_flops as count
     # jit-tracing mmcv's op records its thousands of per-group GEMMs: count
     # on the PyTorch sampler (both give the same count)
     params, flops = count(load_config(config_path(root, arch), {

@@ -18,10 +18,10 @@ from mogazoo.converters.fastervit import convert_fastervit
 from mogazoo.models.backbones.fastervit import (FasterViT, window_partition,
                                                 window_reverse)
 from mogazoo.utils import load_config
-from tools.model_converters.fastervit_to_mogazoo import \
-    main as converter_main
+from runner_utils import load_tool
 
 CONVERTER = 'tools/model_converters/fastervit_to_mogazoo.py'
+converter_main = load_tool(CONVERTER).main
 
 # arch: parameters of the official model (fastervit==1.0.0, 1000 classes),
 # fvcore-style FLOPs of the official model at its resolution (same counter)
@@ -336,7 +336,7 @@ def test_non_square_window_grid_skips_the_carrier_position_embedding():
 
 
 def test_flops_match_official(root):
-    from tools.analysis_tools.get_flops import count
+    from mogazoo.utils.flops import count_flops as count
     _, flops = count(load_config(cfg_path(root, '0')), (224, 224))
     # the same counter gives 3,503,730,176 on the official model; the
     # README's 3.3 G is about the count with the position-bias MLPs folded

@@ -116,9 +116,15 @@ def test_safe_loader_keeps_mmpretrain_inferencer_working():
     """mmpretrain's inferencers decode the image themselves and drop only a
     plain LoadImageFromFile: the safe loader passes a decoded image on."""
     from mmpretrain import ImageClassificationInferencer
-    inferencer = ImageClassificationInferencer(DIGITS_CFG, device='cpu')
+    inferencer = ImageClassificationInferencer(DIGITS_CFG, pretrained=False,
+                                               device='cpu')
     [result] = inferencer(np.zeros((8, 8, 3), np.uint8))
     assert 0 <= result['pred_label'] < 10
+    # the inferencer's default, pretrained=True, for a model with no
+    # published weights is an error (mmpretrain would warn and predict with
+    # random weights)
+    with pytest.raises(ValueError, match='no published weights'):
+        ImageClassificationInferencer(DIGITS_CFG, device='cpu')
 
 
 # b. train.py --check finds bad images before the first iteration

@@ -73,7 +73,7 @@ def test_force_fp32_gating_changes_function_like_official():
     ('moganet-small_8xb128_in1k.py', 4.97),
 ])
 def test_flops_match_published(config, published, root):
-    from tools.analysis_tools.get_flops import count
+    from mogazoo.utils.flops import count_flops as count
     from mogazoo.utils import load_config
     _, flops = count(load_config(f'{root}/configs/moganet/{config}'),
                      (224, 224))

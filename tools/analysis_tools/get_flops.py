@@ -18,8 +18,6 @@ from mmengine.config import DictAction
 from mogazoo.utils import load_config
 from mogazoo.utils.flops import count_flops
 
-count = count_flops  # the old name, for code that imported it from here
-
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
