@@ -17,6 +17,7 @@
 _base_ = [
     '../_base_/models/fastervit/fastervit_cls.py',
     '../_base_/datasets/image_folder.py',
+    '../_base_/schedules/finetune_bs64_adamw_20e.py',
     '../_base_/default_runtime.py',
 ]
 data_root = 'data/digits'
@@ -39,20 +40,7 @@ test_dataloader = val_dataloader
 
 optim_wrapper = dict(
     constructor='LearningRateDecayOptimWrapperConstructor',
-    optimizer=dict(type='AdamW', lr=5e-4, weight_decay=0.05),
-    paramwise_cfg=dict(layer_decay_rate=0.9, norm_decay_mult=0.0,
-                       bias_decay_mult=0.0),
+    paramwise_cfg=dict(layer_decay_rate=0.9),
 )
-max_epochs = 20
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=1,
-         end=max_epochs, convert_to_iter_based=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=64)
 default_hooks = dict(logger=dict(interval=10))
 randomness = dict(seed=0)

@@ -10,6 +10,7 @@
 _base_ = [
     '../_base_/models/moganet/moganet-xtiny.py',
     '../_base_/datasets/image_folder.py',
+    '../_base_/schedules/finetune_bs64_adamw_20e.py',
     '../_base_/default_runtime.py',
 ]
 data_root = 'data/digits'
@@ -36,20 +37,6 @@ train_dataloader = dict(dataset=dict(data_root=data_root))
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
 
-optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=1e-2, weight_decay=0.05),
-    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0),
-)
-max_epochs = 20
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=1,
-         end=max_epochs, convert_to_iter_based=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=64)
+optim_wrapper = dict(optimizer=dict(lr=1e-2))  # only the head learns
 default_hooks = dict(logger=dict(interval=10))
 randomness = dict(seed=0)
