@@ -18,6 +18,7 @@ from mogazoo.converters.dgmn2 import convert_dgmn2
 from mogazoo.models.backbones.dgmn2 import DGMN2, DGMN2Attention
 from mogazoo.models.utils import deform_unfold as du
 from mogazoo.utils import load_config
+from runner_utils import tool_exit
 
 # (arch, params of the official model with its 1000-class head (its
 # README), depths)
@@ -331,8 +332,18 @@ def test_converter_round_trip_strict_into_every_config(arch, root, tmp_path):
 
 
 def run_converter(root, *args):
+    """The converter's command line in a subprocess (test_converter_tool);
+    the error cases run its main(argv) in this process instead
+    (:func:`converter_error`)."""
     return subprocess.run([sys.executable, CONVERTER, *map(str, args)],
                           cwd=root, capture_output=True, text=True)
+
+
+def converter_error(capsys, *args):
+    """What the converter tool says when it fails (it must fail)."""
+    code = tool_exit(CONVERTER, *args)
+    assert code not in (None, 0)
+    return (code if isinstance(code, str) else '') + capsys.readouterr().err
 
 
 def test_converter_tool(root, tmp_path):
@@ -351,27 +362,24 @@ def test_converter_tool(root, tmp_path):
         assert torch.equal(value, official[official_key(key)]), key
 
 
-def test_converter_backbone_only_and_errors(root, tmp_path):
+def test_converter_backbone_only_and_errors(tmp_path, capsys):
     official = official_state_dict(DGMN2('tiny'))  # no head: dense backbones
     assert all(k.startswith('backbone.')
                for k in convert_dgmn2({k.replace('backbone.', ''): v
                                        for k, v in official.items()}))
     out = tmp_path / 'out.pth'
-    res = run_converter(root, tmp_path / 'nope.pth', out)
-    assert res.returncode != 0 and 'nope.pth' in res.stderr
+    assert 'nope.pth' in converter_error(capsys, tmp_path / 'nope.pth', out)
     good = tmp_path / 'good.pth'
     torch.save({'model': {'head.weight': torch.zeros(3, 3)}}, good)
     bad = tmp_path / 'truncated.pth'
     bad.write_bytes(good.read_bytes()[:100])
-    res = run_converter(root, bad, out)
-    assert res.returncode != 0 and 'truncated.pth' in res.stderr
+    assert 'truncated.pth' in converter_error(capsys, bad, out)
     foreign = tmp_path / 'moganet.pth'
     torch.save({'state_dict': {'blocks1.0.norm1.weight': torch.zeros(1)}},
                foreign)
-    res = run_converter(root, foreign, out)
-    assert res.returncode != 0 and 'blocks1.0.norm1.weight' in res.stderr
-    res = run_converter(root, good, out)  # a head but no blocks
-    assert res.returncode != 0 and 'block1' in res.stderr
+    assert 'blocks1.0.norm1.weight' in converter_error(capsys, foreign, out)
+    # a head but no blocks
+    assert 'block1' in converter_error(capsys, good, out)
     assert not out.exists()
 
 

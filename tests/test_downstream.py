@@ -3,6 +3,7 @@ forward and backward pass at a reduced input size on the CPU."""
 import copy
 import glob
 import os.path as osp
+import re
 
 import numpy as np
 import pytest
@@ -31,7 +32,8 @@ def seg_batch(num_classes, size=32):
     from mmseg.structures import SegDataSample
     inputs, samples = [], []
     for _ in range(2):
-        inputs.append(torch.randint(0, 255, (3, size, size), dtype=torch.uint8))
+        inputs.append(
+            torch.randint(0, 255, (3, size, size), dtype=torch.uint8))
         s = SegDataSample(metainfo=dict(img_shape=(size, size),
                                         ori_shape=(size, size),
                                         pad_shape=(size, size)))
@@ -88,8 +90,36 @@ def shrink_for_cpu(cfg):
     return size
 
 
-@pytest.mark.parametrize('path', CONFIGS,
-                         ids=[osp.relpath(p, ROOT) for p in CONFIGS])
+#: Archs from small to large; :func:`quick_configs` keeps the smallest.
+ARCH_ORDER = ('xtiny', 'tiny', 'small', 'medium', 'base', 'large', 'xlarge',
+              '0', '1', '2', '3', '4', '4-21k-224', '5', '6')
+_ARCH = re.compile(
+    r'(moganet|fastervit|dgmn2)-(\d(?:-21k-\d+)?|[a-z]+)(?=_)')
+
+
+def quick_configs(paths):
+    """The config of the smallest arch of each (family, detector or
+    segmentor, schedule) group: these run in ``make test``; the larger
+    archs, the same code with more blocks and channels, are ``slow``."""
+    groups = {}
+    for path in paths:
+        name = osp.basename(path)
+        match = _ARCH.search(name)
+        key = _ARCH.sub(r'\1-ARCH', name) if match else name
+        rank = ARCH_ORDER.index(match[2]) if match and \
+            match[2] in ARCH_ORDER else -1
+        if key not in groups or rank < groups[key][0]:
+            groups[key] = (rank, path)
+    return {path for _, path in groups.values()}
+
+
+QUICK = quick_configs(CONFIGS)
+
+
+@pytest.mark.parametrize(
+    'path', [p if p in QUICK else pytest.param(p, marks=pytest.mark.slow)
+             for p in CONFIGS],
+    ids=[osp.relpath(p, ROOT) for p in CONFIGS])
 def test_build_forward_backward(path):
     cfg = load_config(path)
     size = shrink_for_cpu(cfg)
