@@ -3,9 +3,10 @@
 #   make demo      train + test MogaNet-XT on the bundled digits
 #   make test      the quick suite: every test not marked slow
 #   make test-all  everything, what CI (.ci/run) runs
+#   make lint      flake8, isort and yapf (setup.cfg) on the whole tree
 PY := .venv/bin/python
 
-.PHONY: setup demo test test-all
+.PHONY: setup demo test test-all lint
 setup:
 	bash tools/setup_env.sh
 
@@ -17,3 +18,9 @@ test: setup
 
 test-all: setup
 	$(PY) -m pytest tests
+
+LINT_PATHS := mogazoo tools tests configs demo setup.py
+lint: setup
+	$(PY) -m flake8 .
+	$(PY) -m isort --check-only --diff $(LINT_PATHS)
+	$(PY) -m yapf --recursive --diff $(LINT_PATHS)

@@ -26,7 +26,6 @@ def hint_pth():
 
 HINT_PTH, HINT_LINE = hint_pth()
 
-
 #: What a wheel carries in ``mogazoo/.mim`` (as mmpretrain packages its
 #: own), so that ``mim search/train/test mogazoo`` and
 #: :func:`mogazoo.hub.package_root` find the configs, tools and model index.
@@ -90,8 +89,8 @@ def editable_wheel_with_hint():
     return EditableWheelWithHint
 
 
-CMDCLASS = dict(build_py=BuildPyWithHint,
-                editable_wheel=editable_wheel_with_hint())
+CMDCLASS = dict(
+    build_py=BuildPyWithHint, editable_wheel=editable_wheel_with_hint())
 if CMDCLASS['editable_wheel'] is None:
     del CMDCLASS['editable_wheel']
 

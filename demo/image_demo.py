@@ -22,8 +22,11 @@ def main(argv=None):
     parser.add_argument('--checkpoint', help='checkpoint file')
     parser.add_argument('--topk', type=int, default=5)
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value')
     args = parser.parse_args(argv)
     try:
         model = mogazoo.get_model(args.config, args.checkpoint, args.device,

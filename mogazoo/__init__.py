@@ -6,8 +6,8 @@ hooks into ``mmengine.registry.HOOKS``) and allow-lists the objects mmengine
 writes into checkpoints for torch's ``weights_only`` loading. It also offers
 the inference API, :func:`get_model` and :func:`inference_model`.
 """
-from .version import __version__
 from .utils import register_all_modules
+from .version import __version__
 
 register_all_modules()
 

@@ -51,8 +51,8 @@ class DownloadError(RuntimeError):
 def home() -> str:
     """mogazoo's cache folder: ``$MOGAZOO_HOME``, else
     ``~/.cache/mogazoo``."""
-    return osp.expanduser(os.environ.get('MOGAZOO_HOME')
-                          or osp.join('~', '.cache', 'mogazoo'))
+    return osp.expanduser(
+        os.environ.get('MOGAZOO_HOME') or osp.join('~', '.cache', 'mogazoo'))
 
 
 def checkpoint_dir() -> str:
@@ -150,8 +150,14 @@ def _progress(total: Optional[int], done: int, name: str):
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm comes with the stack
         return None
-    return tqdm(total=total, initial=done, unit='B', unit_scale=True,
-                unit_divisor=1024, desc=name, leave=False)
+    return tqdm(
+        total=total,
+        initial=done,
+        unit='B',
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=name,
+        leave=False)
 
 
 def download(url: str,
@@ -189,8 +195,13 @@ def download(url: str,
     part = path + '.part'
     done = osp.getsize(part) if osp.isfile(part) else 0
     request = urllib.request.Request(
-        url, headers={'User-Agent': 'mogazoo',
-                      **({'Range': f'bytes={done}-'} if done else {})})
+        url,
+        headers={
+            'User-Agent': 'mogazoo',
+            **({
+                'Range': f'bytes={done}-'
+            } if done else {})
+        })
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
@@ -211,8 +222,8 @@ def download(url: str,
             length = response.headers.get('Content-Length')
             total = int(length) + done if length else None
             etag = (response.headers.get('X-Linked-Etag') or '').strip('"')
-            published = etag.lower() if re.fullmatch(
-                r'[0-9a-fA-F]{64}', etag) else None
+            published = etag.lower() if re.fullmatch(r'[0-9a-fA-F]{64}',
+                                                     etag) else None
             bar = _progress(total, done, osp.basename(path)) \
                 if progress else None
             try:
@@ -257,8 +268,9 @@ def _check_downloaded(url, part, path, expected):
         f.write(digest + '\n')
     checked = 'checked' if expected else \
         'not published by the source: recorded for later checks'
-    print_log(f'Downloaded {url} to {path} (sha256 {digest}, {checked})',
-              logger='current')
+    print_log(
+        f'Downloaded {url} to {path} (sha256 {digest}, {checked})',
+        logger='current')
 
 
 def _recorded_sha256(url: str, path: str) -> str:
@@ -320,10 +332,11 @@ def load_url(url: str, map_location=None, progress: bool = True):
     ckpt = load_torch_file(path, map_location=map_location)
     out = convert_if_official(ckpt, url)
     if out is not ckpt:
-        out['meta'].update(mogazoo_version=__version__, source_sha256=digest,
-                           source_url=url)
+        out['meta'].update(
+            mogazoo_version=__version__, source_sha256=digest, source_url=url)
         with atomic_writer(converted) as tmp:
             torch.save(out, tmp)
-        print_log(f'Cached the converted checkpoint at {converted}',
-                  logger='current')
+        print_log(
+            f'Cached the converted checkpoint at {converted}',
+            logger='current')
     return out

@@ -60,8 +60,8 @@ def registered_names() -> dict:
                     text = f.read()
                 if 'register_module(' not in text:
                     continue
-                rel = os.path.relpath(os.path.join(folder, file[:-3]),
-                                      os.path.dirname(root))
+                rel = os.path.relpath(
+                    os.path.join(folder, file[:-3]), os.path.dirname(root))
                 module = rel.replace(os.sep, '.')
                 for match in re.finditer(_REGISTERED, text, re.M):
                     given = re.search(r"(?:name\s*=\s*)?['\"]([^'\"]+)['\"]",

@@ -52,8 +52,14 @@ TEST_32 = [
 ]
 
 
-def tiny_cfg(config, data_root, work_dir, options=None, epochs=1,
-             batch_size=16, samples=(32, 16), validate=False):
+def tiny_cfg(config,
+             data_root,
+             work_dir,
+             options=None,
+             epochs=1,
+             batch_size=16,
+             samples=(32, 16),
+             validate=False):
     """``config`` loaded with ``options``, on the first ``samples`` (train,
     val) images of ``data_root`` at 32x32, one process without data
     workers, ``epochs`` epochs, one checkpoint, validation only if
@@ -63,10 +69,10 @@ def tiny_cfg(config, data_root, work_dir, options=None, epochs=1,
                               ('val_dataloader', TEST_32, samples[1]),
                               ('test_dataloader', TEST_32, samples[1])):
         loader = cfg[name]
-        loader.update(batch_size=batch_size, num_workers=0,
-                      persistent_workers=False)
-        loader.dataset.update(data_root=data_root, pipeline=pipeline,
-                              indices=n)
+        loader.update(
+            batch_size=batch_size, num_workers=0, persistent_workers=False)
+        loader.dataset.update(
+            data_root=data_root, pipeline=pipeline, indices=n)
     cfg.train_cfg.update(max_epochs=epochs, val_interval=epochs)
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.checkpoint.update(interval=epochs, save_best=None)
@@ -88,13 +94,18 @@ class RecordHook(Hook):
 
     @staticmethod
     def state(runner):
-        return {k: v.detach().clone()
-                for k, v in runner.model.state_dict().items()}
+        return {
+            k: v.detach().clone()
+            for k, v in runner.model.state_dict().items()
+        }
 
     def before_train(self, runner):
         self.before = self.state(runner)
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         if self.fn is not None:
             self.per_iter.append(self.fn(runner))

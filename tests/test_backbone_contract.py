@@ -19,18 +19,26 @@ from mogazoo.models.backbones import MogazooBackbone
 # a small FasterViT: carrier tokens in stages 3 and 4 at small inputs
 # (windows of 2), as tests/test_fastervit.py's
 FASTERVIT_TINY = dict(
-    embed_dims=[16, 32, 64, 128], depths=[1, 1, 2, 2], num_heads=[2, 2, 4, 4],
-    stem_channels=8, ct_size=2, layer_scale=1e-5, propagation=True,
-    window_sizes=[7, 7, 2, 2], hat=[False, False, True, True])
+    embed_dims=[16, 32, 64, 128],
+    depths=[1, 1, 2, 2],
+    num_heads=[2, 2, 4, 4],
+    stem_channels=8,
+    ct_size=2,
+    layer_scale=1e-5,
+    propagation=True,
+    window_sizes=[7, 7, 2, 2],
+    hat=[False, False, True, True])
 
 
 def _std_check(get, std, rel, zero_bias):
     """Official init: the weight of ``get(model)`` has this std."""
+
     def check(model):
         layer = get(model)
         assert layer.weight.std().item() == pytest.approx(std, rel=rel)
         if zero_bias:
             assert not layer.bias.any()
+
     return check
 
 
@@ -41,36 +49,42 @@ def _std_check(get, std, rel, zero_bias):
 # whether its BatchNorms are in eval mode; init_check: a layer after the
 # official init
 FAMILIES = {
-    'MogaNet': dict(
+    'MogaNet':
+    dict(
         cfg=dict(type='MogaNet', arch='xtiny'),
         size=32,
-        stage_modules=lambda m, i: [m.patch_embeds[i], m.stages[i],
-                                    m.norms[i]],
+        stage_modules=lambda m, i:
+        [m.patch_embeds[i], m.stages[i], m.norms[i]],
         block_param='stages.{i}.{j}.norm1.weight',
         num_bns=45,
-        cp_size=(2, 32), cp_bn_eval=False,
+        cp_size=(2, 32),
+        cp_bn_eval=False,
         init_check=_std_check(  # 5x5 depth-wise, 1 group/ch
-            lambda m: m.stages[0][0].attn.value.dw_conv0, (2 / 25)**0.5,
-            0.15, False)),
-    'DGMN2': dict(
+            lambda m: m.stages[0][0].attn.value.dw_conv0, (2 / 25)**0.5, 0.15,
+            False)),
+    'DGMN2':
+    dict(
         cfg=dict(type='DGMN2', arch='tiny', sampler='pytorch'),
         size=32,
         stage_modules=lambda m, i: [m.patch_embeds[i], m.stages[i]],
         block_param='stages.{i}.{j}.norm1.weight',
         num_bns=6,
-        cp_size=(2, 32), cp_bn_eval=False,
+        cp_size=(2, 32),
+        cp_bn_eval=False,
         init_check=_std_check(lambda m: m.stages[2][0].attn.qkv, 0.02, 0.15,
                               True)),
-    'FasterViT': dict(
+    'FasterViT':
+    dict(
         cfg=dict(type='FasterViT', arch=FASTERVIT_TINY, any_res=True),
         size=64,
-        stage_modules=lambda m, i: [m.patch_embeds[i], m.stages[i],
-                                    m.norms[str(i)]],
+        stage_modules=lambda m, i:
+        [m.patch_embeds[i], m.stages[i], m.norms[str(i)]],
         block_param='stages.{i}.blocks.{j}.norm1.weight',
         num_bns=10,
-        cp_size=(1, 128), cp_bn_eval=True,
-        init_check=_std_check(lambda m: m.stages[2].blocks[0].attn.qkv,
-                              0.02, 0.1, True)),
+        cp_size=(1, 128),
+        cp_bn_eval=True,
+        init_check=_std_check(lambda m: m.stages[2].blocks[0].attn.qkv, 0.02,
+                              0.1, True)),
 }
 ALL = (0, 1, 2, 3)
 
@@ -87,11 +101,13 @@ def build(family, **kwargs):
 def classifier(family, **kwargs):
     backbone = dict(family.cfg, **kwargs)
     dims = build(family).embed_dims
-    return build_classifier(dict(
-        type='ImageClassifier', backbone=backbone,
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=10,
-                  in_channels=dims[-1])))
+    return build_classifier(
+        dict(
+            type='ImageClassifier',
+            backbone=backbone,
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(
+                type='LinearClsHead', num_classes=10, in_channels=dims[-1])))
 
 
 def bn_eval(model):
@@ -179,10 +195,18 @@ def test_frozen_stages(family):
         for m in modules:
             assert all(p.requires_grad != frozen for p in m.parameters())
             assert all(mod.training != frozen for mod in m.modules())
-    bns = {i: [m for s in model._stage_modules(i) for m in s.modules()
-               if isinstance(m, _BatchNorm)] for i in range(4)}
-    before = {id(m): (m.running_mean.clone(), m.running_var.clone())
-              for i in range(4) for m in bns[i]}
+    bns = {
+        i: [
+            m for s in model._stage_modules(i) for m in s.modules()
+            if isinstance(m, _BatchNorm)
+        ]
+        for i in range(4)
+    }
+    before = {
+        id(m): (m.running_mean.clone(), m.running_var.clone())
+        for i in range(4)
+        for m in bns[i]
+    }
     model(torch.randn(2, 3, size, size))
     for i in range(4):
         for m in bns[i]:
@@ -237,14 +261,18 @@ def test_with_cp_same_values_and_grads(family):
 # ----------------------------------------------------- stochastic depth
 def drop_path_rates(model):
     """Rate of every ``*drop_path`` layer, block by block."""
-    return [getattr(m, 'drop_prob', 0.) for blk in model.blocks()
-            for name, m in blk.named_children() if name.endswith('drop_path')]
+    return [
+        getattr(m, 'drop_prob', 0.) for blk in model.blocks()
+        for name, m in blk.named_children() if name.endswith('drop_path')
+    ]
 
 
 def test_drop_path_is_stochastic_in_training_only(family):
     model = build(family, drop_path_rate=0.5)
-    dpr = [blk.drop_path.drop_prob for blk in model.blocks()
-           if hasattr(blk.drop_path, 'drop_prob')]
+    dpr = [
+        blk.drop_path.drop_prob for blk in model.blocks()
+        if hasattr(blk.drop_path, 'drop_prob')
+    ]
     assert dpr[-1] == pytest.approx(0.5) and dpr == sorted(dpr)
     assert len(list(model.blocks())) == sum(model.depths)
     x = torch.randn(2, 3, family.size, family.size)
@@ -294,10 +322,17 @@ def test_official_init_and_gradients_flow(family):
 def test_pretrained_init_cfg(family, tmp_path):
     src = build(family)
     ckpt = tmp_path / 'ckpt.pth'
-    torch.save({'state_dict': {f'backbone.{k}': v
-                               for k, v in src.state_dict().items()}}, ckpt)
-    dst = build(family, init_cfg=dict(type='Pretrained', checkpoint=str(
-        ckpt), prefix='backbone.'))
+    torch.save(
+        {
+            'state_dict': {
+                f'backbone.{k}': v
+                for k, v in src.state_dict().items()
+            }
+        }, ckpt)
+    dst = build(
+        family,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(ckpt), prefix='backbone.'))
     dst.init_weights()
     for k, v in src.state_dict().items():
         torch.testing.assert_close(dst.state_dict()[k], v)
@@ -313,8 +348,8 @@ def test_layer_depth_for_layer_decay(family):
     for i, depth in enumerate(model.depths):
         for j in range(depth):
             name = 'backbone.' + family.block_param.format(i=i, j=j)
-            assert model.get_layer_depth(name, 'backbone.') == (
-                sum(model.depths[:i]) + j + 1, n), name
+            assert model.get_layer_depth(
+                name, 'backbone.') == (sum(model.depths[:i]) + j + 1, n), name
     assert model.get_layer_depth('head.fc.weight', 'backbone.') == (n - 1, n)
     for name, _ in model.named_parameters():  # inside the backbone
         assert 0 <= model.get_layer_depth(name)[0] <= n - 2, name

@@ -19,8 +19,10 @@ def test_command_line(root, capsys, monkeypatch):
     monkeypatch.chdir(root)  # the config relative to the repository
     previous = torch.get_num_threads()
     try:
-        bm.main([DIGITS, '--batch-size', '2', '--warmup', '1', '--iters',
-                 '2', '--device', 'cpu', '--threads', '1'])
+        bm.main([
+            DIGITS, '--batch-size', '2', '--warmup', '1', '--iters', '2',
+            '--device', 'cpu', '--threads', '1'
+        ])
     finally:
         torch.set_num_threads(previous)
     out = capsys.readouterr().out
@@ -43,13 +45,19 @@ def test_fastervit_with_options(root, capsys):
 
 def test_deploy_needs_a_deploy_form(root):
     with pytest.raises(SystemExit, match='--deploy: DGMN2 has no deploy'):
-        bm.main([f'{root}/configs/dgmn2/dgmn2-tiny_8xb128_in1k.py',
-                 '--deploy', '--batch-size', '1', '--iters', '1'])
+        bm.main([
+            f'{root}/configs/dgmn2/dgmn2-tiny_8xb128_in1k.py', '--deploy',
+            '--batch-size', '1', '--iters', '1'
+        ])
 
 
 def test_benchmark_counts_images():
-    res = benchmark(torch.nn.Conv2d(3, 4, 3), torch.randn(5, 3, 8, 8),
-                    'cpu', warmup=0, iters=3)
+    res = benchmark(
+        torch.nn.Conv2d(3, 4, 3),
+        torch.randn(5, 3, 8, 8),
+        'cpu',
+        warmup=0,
+        iters=3)
     assert (res['batch_size'], res['iters']) == (5, 3)
     assert res['images_per_sec'] == pytest.approx(15 / res['seconds'])
     assert res['peak_mem_mb'] > 0
@@ -57,11 +65,11 @@ def test_benchmark_counts_images():
 
 def test_training_steps_update_the_weights():
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3),
-                                torch.nn.BatchNorm2d(4))
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
     before = [p.detach().clone() for p in model.parameters()]
-    res = benchmark(model, torch.randn(5, 3, 8, 8), 'cpu', warmup=1,
-                    iters=2, train=True)
+    res = benchmark(
+        model, torch.randn(5, 3, 8, 8), 'cpu', warmup=1, iters=2, train=True)
     assert model.training and (res['batch_size'], res['iters']) == (5, 2)
     assert res['images_per_sec'] == pytest.approx(10 / res['seconds'])
     for old, new in zip(before, model.parameters()):
@@ -74,8 +82,10 @@ def test_training_steps_update_the_weights():
 
 
 def test_training_command_line(root, capsys):
-    res = bm.main([f'{root}/{DIGITS}', '--train', '--amp', '--batch-size', '4',
-                   '--warmup', '1', '--iters', '2', '--device', 'cpu'])
+    res = bm.main([
+        f'{root}/{DIGITS}', '--train', '--amp', '--batch-size', '4',
+        '--warmup', '1', '--iters', '2', '--device', 'cpu'
+    ])
     assert res['images_per_sec'] > 0
     assert '2 timed training steps after 1' in capsys.readouterr().out
     with pytest.raises(SystemExit):  # argparse: deploy is inference only

@@ -14,8 +14,15 @@ def test_mmengine_objects_load_with_weights_only(tmp_path):
     hub.update_scalar('train/loss', np.float64(0.25))
     hub.update_info('epoch_arr', np.arange(3))
     path = tmp_path / 'ckpt.pth'
-    torch.save({'meta': {'message_hub': hub.state_dict()},
-                'state_dict': {'w': torch.ones(2)}}, path)
+    torch.save(
+        {
+            'meta': {
+                'message_hub': hub.state_dict()
+            },
+            'state_dict': {
+                'w': torch.ones(2)
+            }
+        }, path)
     ckpt = torch.load(path, weights_only=True)
     buf = ckpt['meta']['message_hub']['log_scalars']['train/loss']
     assert isinstance(buf, HistoryBuffer)
@@ -23,6 +30,7 @@ def test_mmengine_objects_load_with_weights_only(tmp_path):
 
 
 class Evil:
+
     def __reduce__(self):
         return (print, ('owned', ))
 

@@ -13,10 +13,13 @@ from mogazoo.utils import load_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ALL_CONFIGS = sorted(
-    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                         recursive=True) if '_base_' not in p)
-CONFIGS = [p for p in ALL_CONFIGS
-           if osp.basename(osp.dirname(p)) not in ('det', 'seg')]
+    p for p in glob.glob(
+        osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in p)
+CONFIGS = [
+    p for p in ALL_CONFIGS
+    if osp.basename(osp.dirname(p)) not in ('det', 'seg')
+]
 #: Above this many parameters a model is built on the meta device only
 #: (sizes and structure, no memory, no forward): its forward is the same
 #: code as the smaller archs' of its family, run below (FasterViT-4 at 768
@@ -37,16 +40,16 @@ def metafile_params():
     for meta in load(osp.join(ROOT, 'model-index.yml'))['Import']:
         for model in load(osp.join(ROOT, meta))['Models']:
             assert osp.isfile(osp.join(ROOT, model['Config'])), model['Config']
-            params[osp.join(ROOT, model['Config'])] = model['Metadata'][
-                'Parameters']
+            params[osp.join(ROOT,
+                            model['Config'])] = model['Metadata']['Parameters']
     return params
 
 
 METAFILE_PARAMS = metafile_params()
 
 
-@pytest.mark.parametrize('path', CONFIGS,
-                         ids=[osp.relpath(p, ROOT) for p in CONFIGS])
+@pytest.mark.parametrize(
+    'path', CONFIGS, ids=[osp.relpath(p, ROOT) for p in CONFIGS])
 def test_config_builds(path):
     cfg = load_config(path)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
@@ -75,8 +78,9 @@ def test_moganet_in1k_configs_follow_official_recipe():
         'xlarge': (0.05, 0.4, 0.8, True, False),
     }
     for arch, (wd, dp, mixup, ema, amp) in expect.items():
-        [path] = glob.glob(osp.join(ROOT, 'configs', 'moganet',
-                                    f'moganet-{arch}_8xb*_in1k.py'))
+        [path] = glob.glob(
+            osp.join(ROOT, 'configs', 'moganet',
+                     f'moganet-{arch}_8xb*_in1k.py'))
         cfg = load_config(path)
         bs = cfg.train_dataloader.batch_size
         assert cfg.model.backbone.arch == arch
@@ -89,6 +93,8 @@ def test_moganet_in1k_configs_follow_official_recipe():
         hooks = [h.type for h in cfg.custom_hooks]
         assert ('EMAHook' in hooks) == ema
         assert (cfg.optim_wrapper.get('type') == 'AmpOptimWrapper') == amp
-        ra = [t for t in cfg.train_dataloader.dataset.pipeline
-              if t.type == 'RandAugment'][0]
+        ra = [
+            t for t in cfg.train_dataloader.dataset.pipeline
+            if t.type == 'RandAugment'
+        ][0]
         assert ra.magnitude_level == (7 if arch in ('xtiny', 'tiny') else 9)

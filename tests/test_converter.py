@@ -37,29 +37,42 @@ def official_key(key):
 
 
 def build(arch, root):
-    cfg = load_config(f'{root}/configs/moganet/' + {
-        'xtiny': 'moganet-xtiny_8xb128_in1k.py',
-        'tiny': 'moganet-tiny_8xb128_in1k.py',
-        'small': 'moganet-small_8xb128_in1k.py',
-        'base': 'moganet-base_8xb128_in1k.py',
-        'large': 'moganet-large_8xb128_in1k.py',
-        'xlarge': 'moganet-xlarge_8xb64_in1k.py'}[arch])
+    cfg = load_config(
+        f'{root}/configs/moganet/' + {
+            'xtiny': 'moganet-xtiny_8xb128_in1k.py',
+            'tiny': 'moganet-tiny_8xb128_in1k.py',
+            'small': 'moganet-small_8xb128_in1k.py',
+            'base': 'moganet-base_8xb128_in1k.py',
+            'large': 'moganet-large_8xb128_in1k.py',
+            'xlarge': 'moganet-xlarge_8xb64_in1k.py'
+        }[arch])
     return build_classifier(cfg.model)
 
 
 def official_state_dict(model, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return {official_key(k): torch.randn(v.shape, generator=g)
-            if v.is_floating_point() else v.clone()
-            for k, v in model.state_dict().items()}
+    return {
+        official_key(k):
+        torch.randn(v.shape, generator=g)
+        if v.is_floating_point() else v.clone()
+        for k, v in model.state_dict().items()
+    }
 
 
 def released_checkpoint(official, path):
     """Save as released: timm layout, DataParallel prefixes, EMA weights."""
-    torch.save({'state_dict': {f'module.{k}': v for k, v in official.items()},
-                'state_dict_ema': {k: v + 1 if v.is_floating_point() else v
-                                   for k, v in official.items()},
-                'epoch': 300}, path)
+    torch.save(
+        {
+            'state_dict': {
+                f'module.{k}': v
+                for k, v in official.items()
+            },
+            'state_dict_ema': {
+                k: v + 1 if v.is_floating_point() else v
+                for k, v in official.items()
+            },
+            'epoch': 300
+        }, path)
 
 
 def assert_loaded(model, official, ema):
@@ -98,10 +111,12 @@ def test_converter_tool(ema, root, tmp_path):
 
 @pytest.mark.parametrize('layout', ['model', 'bare'])
 def test_other_layouts(layout, tmp_path):
-    model = build_classifier(dict(
-        type='ImageClassifier', backbone=dict(type='MogaNet', arch='xtiny'),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=192)))
+    model = build_classifier(
+        dict(
+            type='ImageClassifier',
+            backbone=dict(type='MogaNet', arch='xtiny'),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=10, in_channels=192)))
     official = official_state_dict(model)
     path = tmp_path / 'ckpt.pth'
     torch.save({'model': official} if layout == 'model' else official, path)
@@ -142,8 +157,13 @@ def test_untrusted_pickles_are_refused(root, tmp_path):
     # globals are refused even with it)
     import datetime
     path = tmp_path / 'with_date.pth'
-    torch.save({'state_dict': {'head.weight': torch.zeros(1)},
-                'date': datetime.date(2023, 1, 1)}, path)
+    torch.save(
+        {
+            'state_dict': {
+                'head.weight': torch.zeros(1)
+            },
+            'date': datetime.date(2023, 1, 1)
+        }, path)
     res = run_converter(path, tmp_path / 'o.pth')
     assert '--trust-file' in res
     assert 'datetime.date' in res

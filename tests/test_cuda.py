@@ -62,13 +62,18 @@ def test_mmcv_cuda_matches_the_reference(dtype, tol):
     assert (offset.abs() > 3).float().mean() > 0.3
     grad = torch.randn(3, 16 * 9, 13 * 17, dtype=torch.float64)
     ref = values_and_grads(deform_unfold_pytorch, x, offset, grad)
-    got = values_and_grads(deform_unfold_mmcv, x.cuda().to(dtype),
-                           offset.cuda().to(dtype), grad.cuda().to(dtype))
+    got = values_and_grads(deform_unfold_mmcv,
+                           x.cuda().to(dtype),
+                           offset.cuda().to(dtype),
+                           grad.cuda().to(dtype))
     for name, a, b in zip(('values', 'grad input', 'grad offset'), got, ref):
         assert a.device.type == 'cuda' and a.dtype == dtype, name
-        torch.testing.assert_close(a.cpu().double(), b, rtol=0,
-                                   atol=tol * (10 if 'offset' in name else 1),
-                                   msg=lambda m: f'{name}: {m}')
+        torch.testing.assert_close(
+            a.cpu().double(),
+            b,
+            rtol=0,
+            atol=tol * (10 if 'offset' in name else 1),
+            msg=lambda m: f'{name}: {m}')
     assert ref[2].abs().max() > 1 and ref[1].abs().max() > 1
 
 
@@ -110,19 +115,25 @@ def test_grid_sample_path_on_cuda():
     offset = far_offsets(2, 13, 17, dtype=torch.float64)
     grad = torch.randn(2, 16 * 9, 13 * 17, dtype=torch.float64)
     ref = values_and_grads(deform_unfold_pytorch, x, offset, grad)
-    got = values_and_grads(deform_unfold_grid_sample, x.cuda().float(),
-                           offset.cuda().float(), grad.cuda().float())
+    got = values_and_grads(deform_unfold_grid_sample,
+                           x.cuda().float(),
+                           offset.cuda().float(),
+                           grad.cuda().float())
     for name, a, b, tol in zip(('values', 'grad input', 'grad offset'), got,
                                ref, (2e-5, 2e-5, 2e-4)):
         assert a.device.type == 'cuda' and a.dtype == torch.float32, name
-        torch.testing.assert_close(a.cpu().double(), b, rtol=0, atol=tol,
-                                   msg=lambda m: f'{name}: {m}')
+        torch.testing.assert_close(
+            a.cpu().double(),
+            b,
+            rtol=0,
+            atol=tol,
+            msg=lambda m: f'{name}: {m}')
     out = deform_unfold_grid_sample(x.cuda().half(), offset.cuda().half())
     assert out.dtype == torch.float16
     torch.testing.assert_close(out.cpu().double(), ref[0], rtol=0, atol=2e-2)
     with torch.autocast('cuda', dtype=torch.float16):
-        out = du.deform_unfold(x.cuda().half(), offset.cuda().float(),
-                               sampler='grid_sample')
+        out = du.deform_unfold(
+            x.cuda().half(), offset.cuda().float(), sampler='grid_sample')
     assert out.dtype == torch.float16 and torch.isfinite(out).all()
 
 
@@ -137,11 +148,16 @@ def build(family, **backbone):
         backbone = dict(type='DGMN2', arch='tiny', **backbone)
         width = 512
     torch.manual_seed(0)
-    return build_classifier(dict(
-        type='ImageClassifier', backbone=backbone,
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=width,
-                  loss=dict(type='CrossEntropyLoss'))))
+    return build_classifier(
+        dict(
+            type='ImageClassifier',
+            backbone=backbone,
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(
+                type='LinearClsHead',
+                num_classes=10,
+                in_channels=width,
+                loss=dict(type='CrossEntropyLoss'))))
 
 
 def rel_err(a, b):

@@ -61,9 +61,11 @@ def logged():
 
 
 def read_split(out_dir):
+
     def lines(name):
         with open(osp.join(out_dir, name)) as f:
             return f.read().splitlines()
+
     return lines('train.txt'), lines('val.txt'), lines('classes.txt')
 
 
@@ -82,26 +84,23 @@ def test_scan_names_what_is_left_out(flowers):
 
 def test_split_is_stratified_complete_and_reproducible(flowers, tmp_path):
     logs = []
-    split_folder(flowers, 0.2, seed=0, out_dir=str(tmp_path / 'a'),
-                 log=logs.append)
-    split_folder(flowers, 0.2, seed=0, out_dir=str(tmp_path / 'b'),
-                 log=print)
-    split_folder(flowers, 0.2, seed=1, out_dir=str(tmp_path / 'c'),
-                 log=print)
+    split_folder(
+        flowers, 0.2, seed=0, out_dir=str(tmp_path / 'a'), log=logs.append)
+    split_folder(flowers, 0.2, seed=0, out_dir=str(tmp_path / 'b'), log=print)
+    split_folder(flowers, 0.2, seed=1, out_dir=str(tmp_path / 'c'), log=print)
     train, val, classes = read_split(tmp_path / 'a')
     assert read_split(tmp_path / 'b') == (train, val, classes)
     assert read_split(tmp_path / 'c')[1] != val  # the seed matters
     assert classes == ['daisy', 'lotus', 'rose', 'tulip']
     pairs = [line.rsplit(' ', 1) for line in train + val]
     paths = [p for p, _ in pairs]
-    assert sorted(paths) == sorted(p for p, _ in
-                                   scan_image_folder(flowers).samples)
+    assert sorted(paths) == sorted(
+        p for p, _ in scan_image_folder(flowers).samples)
     assert len(set(paths)) == len(paths)  # no image in both
     for path, label in pairs:  # the label is the image's class folder
         assert path.split('/')[0] == classes[int(label)]
         assert osp.isfile(osp.join(flowers, path))
-    n_val = {c: sum(line.startswith(c + '/') for line in val)
-             for c in classes}
+    n_val = {c: sum(line.startswith(c + '/') for line in val) for c in classes}
     # round(n * 0.2), at least 1 of 2 or more, none of a single image
     assert n_val == {'daisy': 2, 'rose': 1, 'tulip': 1, 'lotus': 0}
     assert any(line.startswith('lotus/') for line in train)
@@ -132,10 +131,11 @@ def test_check_names_and_leaves_out_corrupt_images(flowers, tmp_path):
     with open(osp.join(flowers, 'daisy', 'truncated.png'), 'wb') as f:
         f.write(good[:len(good) // 2])
     logs = []
-    meta = split_folder(flowers, out_dir=str(tmp_path), check=True,
-                        log=logs.append)
-    assert sorted(meta['left_out']['corrupt']) == ['daisy/truncated.png',
-                                                   'rose/broken.png']
+    meta = split_folder(
+        flowers, out_dir=str(tmp_path), check=True, log=logs.append)
+    assert sorted(meta['left_out']['corrupt']) == [
+        'daisy/truncated.png', 'rose/broken.png'
+    ]
     text = '\n'.join(logs)
     assert 'Cannot read image ' + osp.join(flowers, 'rose',
                                            'broken.png') in text
@@ -157,8 +157,8 @@ def test_dataset_reads_the_split_files(flowers):
             assert info['gt_label'] == int(label)
 
 
-def test_dataset_folder_layout_numbers_val_classes_like_train(tmp_path,
-                                                              logged):
+def test_dataset_folder_layout_numbers_val_classes_like_train(
+        tmp_path, logged):
     root = tmp_path / 'data'
     for split, names in (('train', 'abc'), ('val', 'ac')):
         for c in names:
@@ -181,8 +181,9 @@ def test_dataset_folder_layout_numbers_val_classes_like_train(tmp_path,
 def test_dataset_errors_name_the_missing_piece(tmp_path, flowers):
     with pytest.raises(FileNotFoundError, match='Image folder not found'):
         ImageFolderDataset(data_root=str(tmp_path / 'nope'))
-    with pytest.raises(FileNotFoundError,
-                       match=r'neither a val/ folder .*split_dataset.py'):
+    with pytest.raises(
+            FileNotFoundError,
+            match=r'neither a val/ folder .*split_dataset.py'):
         ImageFolderDataset(data_root=flowers, split='val')
     with open(osp.join(flowers, 'val.txt'), 'w') as f:
         f.write('daisy/0.png 0\n')
@@ -210,8 +211,7 @@ def test_corrupt_image_is_skipped_in_training_and_named_otherwise(
     ds = ImageFolderDataset(
         pipeline=[dict(type='LoadImageFromFileSafe', skip_corrupt=True)],
         **kwargs)
-    idx = [ds.get_data_info(i)['img_path']
-           for i in range(len(ds))].index(bad)
+    idx = [ds.get_data_info(i)['img_path'] for i in range(len(ds))].index(bad)
     np.random.seed(0)
     out = ds[idx]  # another sample, drawn by mmengine's BaseDataset
     assert out['img_path'] != bad and out['img'].shape == (8, 8, 3)
@@ -226,8 +226,7 @@ def test_config_reads_both_layouts(root, digits_subset, flowers):
     split_main([flowers])
     cfg = load_config(osp.join(root, HEAD_CFG))
     for data_root, n_classes in ((digits_subset, 10), (flowers, 4)):
-        for loader, n in (('train_dataloader', 300), ('val_dataloader',
-                                                      100)):
+        for loader, n in (('train_dataloader', 300), ('val_dataloader', 100)):
             ds_cfg = cfg[loader].dataset.copy()
             ds_cfg.data_root = data_root
             ds = DATASETS.build(ds_cfg)
@@ -241,10 +240,11 @@ def test_config_reads_both_layouts(root, digits_subset, flowers):
 def fake_runner(num_classes, *class_lists):
     head = SimpleNamespace(num_classes=num_classes)
     loaders = {
-        name: SimpleNamespace(
+        name:
+        SimpleNamespace(
             dataset=SimpleNamespace(metainfo=dict(classes=classes)))
-        for name, classes in zip(('train_dataloader', 'val_dataloader'),
-                                 class_lists)
+        for name, classes in zip(('train_dataloader',
+                                  'val_dataloader'), class_lists)
     }
     return SimpleNamespace(model=SimpleNamespace(head=head), **loaders)
 
@@ -252,9 +252,12 @@ def fake_runner(num_classes, *class_lists):
 def test_num_class_check_hook():
     hook = NumClassCheckHook()
     hook.before_train(fake_runner(3, 'abc', 'abc'))
-    with pytest.raises(ValueError, match=r'train_dataloader dataset has 3 '
-                       r'classes .* set model.head.num_classes=3'):
+    with pytest.raises(
+            ValueError,
+            match=r'train_dataloader dataset has 3 '
+            r'classes .* set model.head.num_classes=3'):
         hook.before_train(fake_runner(10, 'abc', 'abc'))
-    with pytest.raises(ValueError, match='val_dataloader dataset names '
-                       'other classes'):
+    with pytest.raises(
+            ValueError, match='val_dataloader dataset names '
+            'other classes'):
         hook.before_train(fake_runner(3, 'abc', 'abd'))

@@ -59,17 +59,18 @@ def far_offsets(n, h, w, scale=4., seed=0, dtype=torch.float32):
 
 # every path, with the float32 tolerance of its positions: grid_sample gets
 # them as normalised coordinates, rounded once more
-PATHS = [pytest.param(deform_unfold_mmcv, 0, id='mmcv', marks=needs_mmcv),
-         pytest.param(deform_unfold_pytorch, 0, id='pytorch'),
-         pytest.param(deform_unfold_grid_sample, 1e-6, id='grid_sample')]
+PATHS = [
+    pytest.param(deform_unfold_mmcv, 0, id='mmcv', marks=needs_mmcv),
+    pytest.param(deform_unfold_pytorch, 0, id='pytorch'),
+    pytest.param(deform_unfold_grid_sample, 1e-6, id='grid_sample')
+]
 
 
 @pytest.mark.parametrize('fn,tol', PATHS)
 def test_zero_offsets_is_f_unfold(fn, tol):
     x = torch.randn(2, 5, 6, 7)
     for stride, padding, dilation in ((1, 1, 1), (2, 1, 1), (1, 2, 2)):
-        ref = F.unfold(x, 3, dilation=dilation, padding=padding,
-                       stride=stride)
+        ref = F.unfold(x, 3, dilation=dilation, padding=padding, stride=stride)
         ho = (6 + 2 * padding - 2 * dilation - 1) // stride + 1
         wo = (7 + 2 * padding - 2 * dilation - 1) // stride + 1
         out = fn(x, torch.zeros(2, 18, ho, wo), 3, stride, padding, dilation)
@@ -85,8 +86,8 @@ def test_matches_the_cuda_kernel_semantics(fn, tol):
     offset[0, :, 0, 0] = torch.tensor([-1., 0.] * 9, dtype=torch.float64)
     offset[1, :, 2, 3] = torch.tensor([2., -3.] * 9, dtype=torch.float64)
     out = fn(x, offset)
-    torch.testing.assert_close(out, kernel_transcription(x, offset),
-                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        out, kernel_transcription(x, offset), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize('fn,tol', PATHS)
@@ -102,15 +103,16 @@ def test_outside_samples_are_zero(fn, tol):
     assert (out[..., zero] == 0).all()
     assert (out[:, [0, 1, 2, 9, 10, 11], 10] == 0).all()
     plain = F.unfold(x, 3, padding=1)
-    torch.testing.assert_close(out[..., 5], plain[..., 5], rtol=0,
-                               atol=tol * 20)
-    torch.testing.assert_close(out[..., 10], plain[..., 2], rtol=0,
-                               atol=tol * 20)
+    torch.testing.assert_close(
+        out[..., 5], plain[..., 5], rtol=0, atol=tol * 20)
+    torch.testing.assert_close(
+        out[..., 10], plain[..., 2], rtol=0, atol=tol * 20)
 
 
 @pytest.mark.parametrize('fn,f32_tol', [
     pytest.param(deform_unfold_mmcv, 1e-5, id='mmcv', marks=needs_mmcv),
-    pytest.param(deform_unfold_grid_sample, 2e-5, id='grid_sample')])
+    pytest.param(deform_unfold_grid_sample, 2e-5, id='grid_sample')
+])
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 def test_paths_agree_with_gather_in_values_and_gradients(fn, f32_tol, dtype):
     torch.manual_seed(0)
@@ -136,8 +138,8 @@ def test_paths_agree_with_gather_in_values_and_gradients(fn, f32_tol, dtype):
     assert goa.abs().max() > 1 and gxa.abs().max() > 1  # not trivially 0
 
 
-@pytest.mark.parametrize('fn', [deform_unfold_pytorch,
-                                deform_unfold_grid_sample])
+@pytest.mark.parametrize('fn',
+                         [deform_unfold_pytorch, deform_unfold_grid_sample])
 def test_autograd_paths_gradcheck(fn):
     torch.manual_seed(0)
     x = torch.randn(1, 2, 4, 5, dtype=torch.float64, requires_grad=True)
@@ -157,8 +159,10 @@ def test_group_channels_do_not_change_values():
     ref = deform_unfold_pytorch(x, offset)
     for gc in (1, 3, 5, 12, 64):  # 5 -> largest divisor of 12 below, 4
         torch.testing.assert_close(
-            deform_unfold_mmcv(x, offset, group_channels=gc), ref,
-            rtol=0, atol=0)
+            deform_unfold_mmcv(x, offset, group_channels=gc),
+            ref,
+            rtol=0,
+            atol=0)
 
 
 @needs_mmcv
@@ -168,8 +172,8 @@ def test_mmcv_forward_restores_cpu_threads():
     assert torch.get_num_threads() == threads
 
 
-@pytest.mark.parametrize('sampler', [
-    pytest.param('mmcv', marks=needs_mmcv), 'grid_sample'])
+@pytest.mark.parametrize(
+    'sampler', [pytest.param('mmcv', marks=needs_mmcv), 'grid_sample'])
 def test_low_precision_on_cpu(sampler):
     x = torch.randn(1, 4, 5, 5)
     offset = far_offsets(1, 5, 5)
@@ -200,8 +204,10 @@ def test_auto_sampler_falls_back_without_mmcv(monkeypatch):
 def test_sampler_is_selected_by_name(monkeypatch):
     calls = []
     for name in ('mmcv', 'pytorch', 'grid_sample'):
-        monkeypatch.setattr(du, f'deform_unfold_{name}',
-                            lambda *a, name=name: calls.append(name) or 0)
+        monkeypatch.setattr(
+            du,
+            f'deform_unfold_{name}',
+            lambda *a, name=name: calls.append(name) or 0)
     x, offset = torch.randn(1, 2, 3, 3), torch.zeros(1, 18, 3, 3)
     for name in ('grid_sample', 'pytorch', 'mmcv'):
         DeformUnfold(sampler=name)(x, offset)

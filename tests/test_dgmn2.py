@@ -37,11 +37,13 @@ FAST = 'pytorch'
 
 
 def classifier(arch, **kwargs):
-    return build_classifier(dict(
-        type='ImageClassifier',
-        backbone=dict(type='DGMN2', arch=arch, **kwargs),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=1000, in_channels=512)))
+    return build_classifier(
+        dict(
+            type='ImageClassifier',
+            backbone=dict(type='DGMN2', arch=arch, **kwargs),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=1000,
+                      in_channels=512)))
 
 
 def config_path(root, arch):
@@ -69,14 +71,15 @@ def test_stride_8_stages_for_setr_heads():
     the stride-1 embedding."""
     torch.manual_seed(0)
     ref = DGMN2('tiny', out_indices=(0, 1, 2, 3), sampler=FAST).eval()
-    model = DGMN2('tiny', strides=(4, 2, 1, 1), out_indices=(0, 1, 2, 3),
-                  sampler=FAST).eval()
+    model = DGMN2(
+        'tiny', strides=(4, 2, 1, 1), out_indices=(0, 1, 2, 3),
+        sampler=FAST).eval()
     model.load_state_dict(ref.state_dict())  # strict: same keys and shapes
     x = torch.randn(1, 3, 72, 96)
     with torch.no_grad():
         outs = model(x)
-        assert [tuple(o.shape[-2:]) for o in outs] == [(18, 24)] + [
-            (9, 12)] * 3
+        assert [tuple(o.shape[-2:])
+                for o in outs] == [(18, 24)] + [(9, 12)] * 3
         ref_outs = ref(x)
         for a, b in zip(outs[:2], ref_outs[:2]):  # stride-2 stages unchanged
             torch.testing.assert_close(a, b, rtol=0, atol=0)
@@ -86,8 +89,8 @@ def test_stride_8_stages_for_setr_heads():
         y = y.flatten(2).transpose(1, 2)
         for blk in model.stages[2]:
             y = blk(y, (h, w))
-        torch.testing.assert_close(y.transpose(1, 2).reshape(b, c, h, w),
-                                   outs[2], rtol=0, atol=0)
+        torch.testing.assert_close(
+            y.transpose(1, 2).reshape(b, c, h, w), outs[2], rtol=0, atol=0)
     for bad in [(2, 2, 2, 2), (4, 2, 3, 2), (4, 2, 2)]:
         with pytest.raises(ValueError, match='strides'):
             DGMN2('tiny', strides=bad)
@@ -95,14 +98,23 @@ def test_stride_8_stages_for_setr_heads():
 
 def test_pyramid_setr_mla_head():
     from mmseg.registry import MODELS as SEG_MODELS
+
     from mogazoo.models.heads import PyramidSETRMLAHead
     assert SEG_MODELS.module_dict['PyramidSETRMLAHead'] is PyramidSETRMLAHead
     head = PyramidSETRMLAHead(
         in_channels=[8, 16, 24, 32],
-        in_index=(0, 1, 2, 3), channels=4 * 6, mla_channels=6, up_scale=4,
-        ref_index=1, num_classes=5, norm_cfg=dict(type='BN')).eval()
-    feats = [torch.randn(2, c, *hw) for c, hw in
-             zip([8, 16, 24, 32], [(20, 24), (10, 12), (10, 12), (10, 12)])]
+        in_index=(0, 1, 2, 3),
+        channels=4 * 6,
+        mla_channels=6,
+        up_scale=4,
+        ref_index=1,
+        num_classes=5,
+        norm_cfg=dict(type='BN')).eval()
+    feats = [
+        torch.randn(2, c, *hw)
+        for c, hw in zip([8, 16, 24, 32], [(20, 24), (10, 12), (10,
+                                                                12), (10, 12)])
+    ]
     out = head(feats)
     assert out.shape == (2, 5, 40, 48)  # 4x the stride-8 input
     # every input reaches the logits
@@ -110,18 +122,30 @@ def test_pyramid_setr_mla_head():
     head(feats).sum().backward()
     assert feats[0].grad.abs().sum() > 0
     with pytest.raises(ValueError, match='channels'):
-        PyramidSETRMLAHead(in_channels=[8, 16], in_index=(0, 1),
-                           channels=10, mla_channels=6, num_classes=5)
+        PyramidSETRMLAHead(
+            in_channels=[8, 16],
+            in_index=(0, 1),
+            channels=10,
+            mla_channels=6,
+            num_classes=5)
 
 
 def test_bad_arguments_are_named():
     # (arch, out_indices and frozen_stages: tests/test_backbone_contract.py)
     with pytest.raises(ValueError, match='one value per stage'):
-        DGMN2(dict(embed_dims=[8, 16], depths=[1], num_heads=[1, 1],
-                   mlp_ratios=[2, 2]))
+        DGMN2(
+            dict(
+                embed_dims=[8, 16],
+                depths=[1],
+                num_heads=[1, 1],
+                mlp_ratios=[2, 2]))
     with pytest.raises(ValueError, match='num_heads 3'):
-        DGMN2(dict(embed_dims=[8, 16], depths=[1, 1], num_heads=[1, 3],
-                   mlp_ratios=[2, 2]))
+        DGMN2(
+            dict(
+                embed_dims=[8, 16],
+                depths=[1, 1],
+                num_heads=[1, 3],
+                mlp_ratios=[2, 2]))
     with pytest.raises(ValueError, match='sampler'):
         DGMN2('tiny', sampler='cuda')
     with pytest.raises(ValueError, match='img_size'):
@@ -131,8 +155,11 @@ def test_bad_arguments_are_named():
 
 
 def test_custom_arch():
-    arch = dict(embed_dims=[16, 32], depths=[1, 2], num_heads=[1, 2],
-                mlp_ratios=[2, 2])
+    arch = dict(
+        embed_dims=[16, 32],
+        depths=[1, 2],
+        num_heads=[1, 2],
+        mlp_ratios=[2, 2])
     model = DGMN2(arch, out_indices=(0, 1), img_size=64, sampler=FAST).eval()
     outs = model(torch.randn(1, 3, 48, 40))
     assert [o.shape[1] for o in outs] == [16, 32]
@@ -182,7 +209,8 @@ def official_pos(pos_emb, q, H, W, dense):
     if dense:
         rel_logits_h = F.interpolate(
             rel_logits_h.permute(0, 3, 1, 2),
-            size=rel_logits_w.shape[1:3], mode='bilinear').permute(0, 2, 3, 1)
+            size=rel_logits_w.shape[1:3],
+            mode='bilinear').permute(0, 2, 3, 1)
     return rel_logits_w + rel_logits_h
 
 
@@ -197,12 +225,11 @@ def official_attention(attn, x, H, W, dense=False):
     v = v.transpose(2, 3).reshape(B * heads, head_dim, H, W)
     k = du.deform_unfold_pytorch(k, offset).transpose(1, 2).reshape(
         B, heads, N, head_dim, 9)
-    v = du.deform_unfold_pytorch(v, offset).reshape(
-        B, heads, head_dim, 9, N).permute(0, 1, 4, 3, 2)
+    v = du.deform_unfold_pytorch(v, offset).reshape(B, heads, head_dim, 9,
+                                                    N).permute(0, 1, 4, 3, 2)
     a = torch.matmul(q.unsqueeze(3), k) * head_dim**-0.5
-    a = a + official_pos(attn.pos_emb, q.reshape(B * heads, 1, H, W,
-                                                 head_dim), H, W,
-                         dense).reshape(B, heads, N, 1, 9)
+    a = a + official_pos(attn.pos_emb, q.reshape(B * heads, 1, H, W, head_dim),
+                         H, W, dense).reshape(B, heads, N, 1, 9)
     a = a.softmax(dim=-1)
     x = torch.matmul(a, v).transpose(1, 2).reshape(B, N, C)
     return attn.proj(x)
@@ -232,8 +259,10 @@ def test_position_tables_resized_only_off_their_size():
     resized = pos._table(pos.rel_width, 40)
     assert resized.shape == (48, 64)
     # bilinear along the rows, align_corners=False, as the official code
-    torch.testing.assert_close(resized, F.interpolate(
-        pos.rel_width[None, None], size=(48, 64), mode='bilinear')[0, 0])
+    torch.testing.assert_close(
+        resized,
+        F.interpolate(
+            pos.rel_width[None, None], size=(48, 64), mode='bilinear')[0, 0])
 
 
 @pytest.mark.parametrize('sampler', ['mmcv', 'grid_sample'])
@@ -244,8 +273,10 @@ def test_sampler_is_selectable_and_paths_agree(sampler):
         pytest.skip('mmcv compiled ops missing')
     b = DGMN2('tiny', sampler=sampler, out_indices=(0, 3)).eval()
     for model, name in ((a, 'pytorch'), (b, sampler)):
-        assert {m.sampler for m in model.modules()
-                if isinstance(m, du.DeformUnfold)} == {name}
+        assert {
+            m.sampler
+            for m in model.modules() if isinstance(m, du.DeformUnfold)
+        } == {name}
     b.load_state_dict(a.state_dict())
     with torch.no_grad():  # offsets of several pixels, reaching outside
         for m in a.modules():
@@ -271,10 +302,13 @@ def test_registered_in_mmpretrain_models():
 @pytest.mark.parametrize('arch,published', [('tiny', 2.3), ('small', 4.3)])
 def test_flops_match_published(arch, published, root):
     from mogazoo.utils.flops import count_flops as count
+
     # jit-tracing mmcv's op records its thousands of per-group GEMMs: count
     # on the PyTorch sampler (both give the same count)
-    params, flops = count(load_config(config_path(root, arch), {
-        'model.backbone.sampler': 'pytorch'}), (224, 224))
+    params, flops = count(
+        load_config(
+            config_path(root, arch), {'model.backbone.sampler': 'pytorch'}),
+        (224, 224))
     # mmengine counts the linears, convs, norms, the attention products and
     # the relative position matmuls (multiply-adds) on both sampler paths;
     # the bilinear sampling itself (the official custom op) is not counted.
@@ -296,8 +330,10 @@ def official_key(key):
     if m:
         i, j, rest = int(m[1]), int(m[2]), m[3]
         if i == 0:
-            layer = ['conv1', 'norm1', None, 'conv2', 'norm2', None, 'conv3',
-                     'norm3'][j]
+            layer = [
+                'conv1', 'norm1', None, 'conv2', 'norm2', None, 'conv3',
+                'norm3'
+            ][j]
             return f'patch_embed1.{layer}.{rest}'
         return f'patch_embed{i + 1}.{"conv" if j == 0 else "norm"}.{rest}'
     m = re.match(r'stages\.(\d)\.(.*)', key)
@@ -306,9 +342,12 @@ def official_key(key):
 
 def official_state_dict(model, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return {official_key(k): torch.randn(v.shape, generator=g)
-            if v.is_floating_point() else v.clone()
-            for k, v in model.state_dict().items()}
+    return {
+        official_key(k):
+        torch.randn(v.shape, generator=g)
+        if v.is_floating_point() else v.clone()
+        for k, v in model.state_dict().items()
+    }
 
 
 def build(root, arch):
@@ -322,11 +361,16 @@ def test_converter_round_trip_strict_into_every_config(arch, root, tmp_path):
     src = tmp_path / f'dgmn2_{arch}_model.pth'
     # as released by DeiT's main.py: weights under 'model', and training
     # state besides
-    torch.save({'model': official, 'epoch': 299,
-                'optimizer': {'state': {}}}, src)
+    torch.save({
+        'model': official,
+        'epoch': 299,
+        'optimizer': {
+            'state': {}
+        }
+    }, src)
     fresh = build(root, arch)
-    fresh.load_state_dict(convert_dgmn2(load_official_state_dict(str(src))),
-                          strict=True)
+    fresh.load_state_dict(
+        convert_dgmn2(load_official_state_dict(str(src))), strict=True)
     for key, value in fresh.state_dict().items():
         assert torch.equal(value, official[official_key(key)]), key
 
@@ -336,7 +380,9 @@ def run_converter(root, *args):
     the error cases run its main(argv) in this process instead
     (:func:`converter_error`)."""
     return subprocess.run([sys.executable, CONVERTER, *map(str, args)],
-                          cwd=root, capture_output=True, text=True)
+                          cwd=root,
+                          capture_output=True,
+                          text=True)
 
 
 def converter_error(capsys, *args):
@@ -351,8 +397,7 @@ def test_converter_tool(root, tmp_path):
     official = official_state_dict(model)
     src = tmp_path / 'dgmn2_tiny_model.pth'
     # DeiT also pickles its argparse.Namespace: loads without --trust-file
-    torch.save({'model': official, 'args': argparse.Namespace(lr=5e-4)},
-               src)
+    torch.save({'model': official, 'args': argparse.Namespace(lr=5e-4)}, src)
     dst = tmp_path / 'converted.pth'
     res = run_converter(root, src, dst)
     assert res.returncode == 0, res.stderr
@@ -364,9 +409,12 @@ def test_converter_tool(root, tmp_path):
 
 def test_converter_backbone_only_and_errors(tmp_path, capsys):
     official = official_state_dict(DGMN2('tiny'))  # no head: dense backbones
-    assert all(k.startswith('backbone.')
-               for k in convert_dgmn2({k.replace('backbone.', ''): v
-                                       for k, v in official.items()}))
+    assert all(
+        k.startswith('backbone.')
+        for k in convert_dgmn2({
+            k.replace('backbone.', ''): v
+            for k, v in official.items()
+        }))
     out = tmp_path / 'out.pth'
     assert 'nope.pth' in converter_error(capsys, tmp_path / 'nope.pth', out)
     good = tmp_path / 'good.pth'
@@ -375,8 +423,9 @@ def test_converter_backbone_only_and_errors(tmp_path, capsys):
     bad.write_bytes(good.read_bytes()[:100])
     assert 'truncated.pth' in converter_error(capsys, bad, out)
     foreign = tmp_path / 'moganet.pth'
-    torch.save({'state_dict': {'blocks1.0.norm1.weight': torch.zeros(1)}},
-               foreign)
+    torch.save({'state_dict': {
+        'blocks1.0.norm1.weight': torch.zeros(1)
+    }}, foreign)
     assert 'blocks1.0.norm1.weight' in converter_error(capsys, foreign, out)
     # a head but no blocks
     assert 'block1' in converter_error(capsys, good, out)
@@ -395,8 +444,8 @@ def test_in1k_configs_follow_official_recipe(root):
         assert cfg.model.backbone.arch == arch
         assert cfg.model.backbone.drop_path_rate == 0.1
         # lr 5e-4 per 512 images
-        assert cfg.optim_wrapper.optimizer.lr == pytest.approx(
-            5e-4 * bs * 8 / 512)
+        assert cfg.optim_wrapper.optimizer.lr == pytest.approx(5e-4 * bs * 8 /
+                                                               512)
         assert cfg.auto_scale_lr.base_batch_size == bs * 8
         assert cfg.optim_wrapper.optimizer.type == 'AdamW'
         assert cfg.optim_wrapper.optimizer.weight_decay == 0.05
@@ -407,8 +456,9 @@ def test_in1k_configs_follow_official_recipe(root):
         assert warmup.start_factor * cfg.optim_wrapper.optimizer.lr == \
             pytest.approx(1e-6)
         assert (cosine.begin, cosine.end, cosine.eta_min) == (5, 300, 1e-5)
-        assert [(a.type, a.alpha) for a in cfg.model.train_cfg.augments] == [
-            ('Mixup', 0.8), ('CutMix', 1.0)]
+        assert [(a.type, a.alpha)
+                for a in cfg.model.train_cfg.augments] == [('Mixup', 0.8),
+                                                           ('CutMix', 1.0)]
         assert cfg.model.head.loss.label_smooth_val == 0.1
         pipeline = {t.type: t for t in cfg.train_dataloader.dataset.pipeline}
         ra = pipeline['RandAugment']
@@ -417,8 +467,8 @@ def test_in1k_configs_follow_official_recipe(root):
         assert cfg.train_dataloader.sampler.type == 'RepeatAugSampler'
         test = {t.type: t for t in cfg.test_dataloader.dataset.pipeline}
         assert test['ResizeEdge'].scale == 256
-        assert [h.type for h in cfg.custom_hooks] == [
-            'ThroughputHook', 'DropPathWarmupHook']
+        assert [h.type for h in cfg.custom_hooks
+                ] == ['ThroughputHook', 'DropPathWarmupHook']
 
 
 def test_mindspore_recipe_config(root):
@@ -432,8 +482,8 @@ def test_mindspore_recipe_config(root):
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     warmup, cosine = cfg.param_scheduler
     assert (warmup.end, cosine.eta_min, cosine.end) == (5, 1e-5, 300)
-    assert [(a.type, a.alpha) for a in cfg.model.train_cfg.augments] == [
-        ('Mixup', 0.2)]
+    assert [(a.type, a.alpha)
+            for a in cfg.model.train_cfg.augments] == [('Mixup', 0.2)]
     assert cfg.model.head.loss.label_smooth_val == 0.1
     types = [t.type for t in cfg.train_dataloader.dataset.pipeline]
     assert 'AutoAugment' in types and 'RandAugment' not in types
@@ -444,8 +494,11 @@ def test_mindspore_recipe_config(root):
     optim = dict(cfg.optim_wrapper, type='OptimWrapper')  # AMP needs a GPU
     optim.pop('loss_scale')
     wrapper = build_optim_wrapper(model, optim)
-    decay = {id(p): g['weight_decay']
-             for g in wrapper.optimizer.param_groups for p in g['params']}
+    decay = {
+        id(p): g['weight_decay']
+        for g in wrapper.optimizer.param_groups
+        for p in g['params']
+    }
     named = dict(model.named_parameters())
     for name in ('backbone.stages.0.0.norm1.bias', 'backbone.stages.0.0.'
                  'attn.qkv.bias', 'backbone.patch_embeds.1.1.bias',
@@ -461,5 +514,7 @@ def test_metafile_lists_every_config(root):
     from mmengine.fileio import load
     meta = load(f'{root}/configs/dgmn2/metafile.yml')
     configs = {m['Config'] for m in meta['Models']}
-    assert configs == {osp.relpath(p, root) for p in glob.glob(
-        f'{root}/configs/dgmn2/dgmn2-*_in1k.py')}
+    assert configs == {
+        osp.relpath(p, root)
+        for p in glob.glob(f'{root}/configs/dgmn2/dgmn2-*_in1k.py')
+    }

@@ -22,9 +22,12 @@ CONFIGS = sorted(
 
 def det_batch(with_mask, num_classes, size=64):
     from mmdet.testing import demo_mm_inputs
-    return demo_mm_inputs(batch_size=2, image_shapes=(3, size, size),
-                          num_items=[2, 3], num_classes=num_classes,
-                          with_mask=with_mask)
+    return demo_mm_inputs(
+        batch_size=2,
+        image_shapes=(3, size, size),
+        num_items=[2, 3],
+        num_classes=num_classes,
+        with_mask=with_mask)
 
 
 def seg_batch(num_classes, size=32):
@@ -34,9 +37,11 @@ def seg_batch(num_classes, size=32):
     for _ in range(2):
         inputs.append(
             torch.randint(0, 255, (3, size, size), dtype=torch.uint8))
-        s = SegDataSample(metainfo=dict(img_shape=(size, size),
-                                        ori_shape=(size, size),
-                                        pad_shape=(size, size)))
+        s = SegDataSample(
+            metainfo=dict(
+                img_shape=(size, size),
+                ori_shape=(size, size),
+                pad_shape=(size, size)))
         s.gt_sem_seg = PixelData(
             data=torch.randint(0, num_classes, (1, size, size)))
         samples.append(s)
@@ -50,8 +55,8 @@ def test_downstream_configs_exist():
         assert f'mask-rcnn_moganet-{arch}_fpn_1x_coco.py' in names
         assert f'fpn_moganet-{arch}_8xb4-80k_ade20k-512x512.py' in names
     assert 'upernet_moganet-xlarge_8xb2-160k_ade20k-512x512.py' in names
-    assert len([n for n in names if 'moganet' in n and
-                n.startswith('cascade')]) == 3
+    assert len(
+        [n for n in names if 'moganet' in n and n.startswith('cascade')]) == 3
     for arch in ('tiny', 'small', 'medium', 'large'):
         assert f'retinanet_dgmn2-{arch}_fpn_1x_coco.py' in names
         assert f'mask-rcnn_dgmn2-{arch}_fpn_1x_coco.py' in names
@@ -93,8 +98,7 @@ def shrink_for_cpu(cfg):
 #: Archs from small to large; :func:`quick_configs` keeps the smallest.
 ARCH_ORDER = ('xtiny', 'tiny', 'small', 'medium', 'base', 'large', 'xlarge',
               '0', '1', '2', '3', '4', '4-21k-224', '5', '6')
-_ARCH = re.compile(
-    r'(moganet|fastervit|dgmn2)-(\d(?:-21k-\d+)?|[a-z]+)(?=_)')
+_ARCH = re.compile(r'(moganet|fastervit|dgmn2)-(\d(?:-21k-\d+)?|[a-z]+)(?=_)')
 
 
 def quick_configs(paths):
@@ -117,8 +121,10 @@ QUICK = quick_configs(CONFIGS)
 
 
 @pytest.mark.parametrize(
-    'path', [p if p in QUICK else pytest.param(p, marks=pytest.mark.slow)
-             for p in CONFIGS],
+    'path', [
+        p if p in QUICK else pytest.param(p, marks=pytest.mark.slow)
+        for p in CONFIGS
+    ],
     ids=[osp.relpath(p, ROOT) for p in CONFIGS])
 def test_build_forward_backward(path):
     cfg = load_config(path)
@@ -140,8 +146,8 @@ def test_build_forward_backward(path):
             roi_head = cfg.model.get('roi_head', {})
             head = cfg.model.get('bbox_head') or roi_head.get('bbox_head')
             head = head[0] if isinstance(head, list) else head
-            batch = det_batch(bool(roi_head.get('mask_head')),
-                              head.num_classes, size)
+            batch = det_batch(
+                bool(roi_head.get('mask_head')), head.num_classes, size)
         else:
             batch = seg_batch(cfg.model.decode_head.num_classes)
         model.train()

@@ -35,12 +35,12 @@ SEG = 'configs/moganet/seg/'
 CONFIGS = {
     'retinanet': ('det', DET + 'retinanet_moganet-xtiny_fpn_1x_coco.py'),
     'mask-rcnn': ('det', DET + 'mask-rcnn_moganet-xtiny_fpn_1x_coco.py'),
-    'cascade-mask-rcnn': (
-        'det', DET + 'cascade-mask-rcnn_moganet-small_fpn_4conv1fc-giou_'
-        'ms-crop-3x_coco.py'),
+    'cascade-mask-rcnn':
+    ('det', DET + 'cascade-mask-rcnn_moganet-small_fpn_4conv1fc-giou_'
+     'ms-crop-3x_coco.py'),
     'fpn': ('seg', SEG + 'fpn_moganet-xtiny_8xb4-80k_ade20k-512x512.py'),
-    'upernet': ('seg',
-                SEG + 'upernet_moganet-xtiny_8xb2-160k_ade20k-512x512.py'),
+    'upernet':
+    ('seg', SEG + 'upernet_moganet-xtiny_8xb2-160k_ade20k-512x512.py'),
 }
 
 # ----------------------------------------- mmdet 2.x / mmseg 0.x key names
@@ -60,9 +60,10 @@ def conv_module(name, norm=False):
     (BN / SyncBN)."""
     keys = conv(f'{name}.conv', bias=not norm)
     if norm:
-        keys += [f'{name}.bn.{p}' for p in ('weight', 'bias', 'running_mean',
-                                            'running_var',
-                                            'num_batches_tracked')]
+        keys += [
+            f'{name}.bn.{p}' for p in ('weight', 'bias', 'running_mean',
+                                       'running_var', 'num_batches_tracked')
+        ]
     return keys
 
 
@@ -73,8 +74,10 @@ def fpn_neck(laterals, outs):
 
 
 def rpn_head():
-    return [k for n in ('rpn_conv', 'rpn_cls', 'rpn_reg')
-            for k in conv(f'rpn_head.{n}')]
+    return [
+        k for n in ('rpn_conv', 'rpn_cls', 'rpn_reg')
+        for k in conv(f'rpn_head.{n}')
+    ]
 
 
 def mask_head(prefix):
@@ -98,25 +101,33 @@ def official_head_keys(name):
         keys = fpn_neck(4, 4) + rpn_head()
         for s in range(3):
             head = f'roi_head.bbox_head.{s}'
-            keys += [k for i in range(4) for k in conv_module(
-                f'{head}.shared_convs.{i}', norm=True)]
+            keys += [
+                k for i in range(4)
+                for k in conv_module(f'{head}.shared_convs.{i}', norm=True)
+            ]
             keys += conv(f'{head}.shared_fcs.0') + conv(f'{head}.fc_cls') + \
                 conv(f'{head}.fc_reg') + mask_head(f'roi_head.mask_head.{s}')
         return keys
     if name == 'fpn':  # FPNHead: log2(stride / 4) conv + upsample steps
         keys = fpn_neck(4, 4)
         for i in range(4):
-            keys += [k for j in range(max(1, i)) for k in conv_module(
-                f'decode_head.scale_heads.{i}.{2 * j}', norm=True)]
+            keys += [
+                k for j in range(max(1, i)) for k in conv_module(
+                    f'decode_head.scale_heads.{i}.{2 * j}', norm=True)
+            ]
         return keys + conv('decode_head.conv_seg')
     assert name == 'upernet'  # UPerHead + FCNHead auxiliary head
     head = 'decode_head'
-    keys = [k for i in range(4)
-            for k in conv_module(f'{head}.psp_modules.{i}.1', norm=True)]
+    keys = [
+        k for i in range(4)
+        for k in conv_module(f'{head}.psp_modules.{i}.1', norm=True)
+    ]
     keys += conv_module(f'{head}.bottleneck', norm=True)
     for branch in ('lateral_convs', 'fpn_convs'):
-        keys += [k for i in range(3)
-                 for k in conv_module(f'{head}.{branch}.{i}', norm=True)]
+        keys += [
+            k for i in range(3)
+            for k in conv_module(f'{head}.{branch}.{i}', norm=True)
+        ]
     keys += conv_module(f'{head}.fpn_bottleneck', norm=True)
     keys += conv(f'{head}.conv_seg')
     return keys + conv_module('auxiliary_head.convs.0', norm=True) + \
@@ -142,12 +153,15 @@ def official_state_dict(model, name, seed=0):
     with random values."""
     g = torch.Generator().manual_seed(seed)
     model_state = model.state_dict()
-    names = ['backbone.' + official_key(k) for k in model_state
-             if k.startswith('backbone.')]
+    names = [
+        'backbone.' + official_key(k) for k in model_state
+        if k.startswith('backbone.')
+    ]
     names += official_head_keys(name)
-    shapes = {('backbone.' + official_key(k)
-               if k.startswith('backbone.') else k): v
-              for k, v in model_state.items()}
+    shapes = {
+        ('backbone.' + official_key(k) if k.startswith('backbone.') else k): v
+        for k, v in model_state.items()
+    }
     out = {}
     for key in names:
         template = shapes[key]
@@ -164,19 +178,35 @@ def official_state_dict(model, name, seed=0):
 def released(state, task):
     """As mmcv 1.x's save_checkpoint writes it: meta (the mmseg 0.x best
     mIoU is a numpy scalar), state_dict, optimizer."""
-    meta = dict(mmcv_version='1.7.0', config='model = dict(...)', epoch=12,
-                iter=88000, CLASSES=('person', 'bicycle'))
+    meta = dict(
+        mmcv_version='1.7.0',
+        config='model = dict(...)',
+        epoch=12,
+        iter=88000,
+        CLASSES=('person', 'bicycle'))
     if task == 'seg':
-        meta.update(mmseg_version='0.29.1', PALETTE=[[120, 120, 120]],
-                    hook_msgs=dict(best_score=np.float64(0.4321),
-                                   best_ckpt='best_mIoU_iter_80000.pth'))
+        meta.update(
+            mmseg_version='0.29.1',
+            PALETTE=[[120, 120, 120]],
+            hook_msgs=dict(
+                best_score=np.float64(0.4321),
+                best_ckpt='best_mIoU_iter_80000.pth'))
     else:
-        meta.update(mmdet_version='2.26.0',
-                    hook_msgs=dict(best_score=0.397, last_ckpt='epoch_12.pth'))
-    return dict(meta=meta, state_dict=state,
-                optimizer=dict(state={}, param_groups=[
-                    dict(lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05,
-                         params=[0, 1])]))
+        meta.update(
+            mmdet_version='2.26.0',
+            hook_msgs=dict(best_score=0.397, last_ckpt='epoch_12.pth'))
+    return dict(
+        meta=meta,
+        state_dict=state,
+        optimizer=dict(
+            state={},
+            param_groups=[
+                dict(
+                    lr=1e-4,
+                    betas=(0.9, 0.999),
+                    weight_decay=0.05,
+                    params=[0, 1])
+            ]))
 
 
 @pytest.fixture(scope='module')
@@ -213,9 +243,11 @@ def test_official_checkpoint_fits_config_strictly(name, official):
     # nothing of the neck and heads was renamed by mmdet 3 / mmseg 1
     heads = {k for k in model.state_dict() if not k.startswith('backbone.')}
     assert heads == set(official_head_keys(name))
-    converted = (convert_moganet_det if task == 'det'
-                 else convert_moganet_seg)(
-                     {f'module.{k}': v for k, v in state.items()})
+    converted = (convert_moganet_det
+                 if task == 'det' else convert_moganet_seg)({
+                     f'module.{k}': v
+                     for k, v in state.items()
+                 })
     assert list(converted) == list(convert_moganet_downstream(state))
     model = copy.deepcopy(model)
     model.load_state_dict(converted, strict=True)
@@ -225,8 +257,8 @@ def test_official_checkpoint_fits_config_strictly(name, official):
 
 
 @pytest.mark.parametrize('name', ['retinanet', 'upernet'])
-def test_backbone_features_equal_classifier_converter_path(name, official,
-                                                           root):
+def test_backbone_features_equal_classifier_converter_path(
+        name, official, root):
     """The converted detector's / segmentor's backbone gives the features
     of mogazoo's MogaNet loaded through the ImageNet converter with the
     same official backbone weights (the official det/seg backbone is the
@@ -234,14 +266,21 @@ def test_backbone_features_equal_classifier_converter_path(name, official,
     model, state = official[name]
     model = copy.deepcopy(model)
     model.load_state_dict(convert_moganet_downstream(state), strict=True)
-    backbone = {k[len('backbone.'):]: v for k, v in state.items()
-                if k.startswith('backbone.')}
+    backbone = {
+        k[len('backbone.'):]: v
+        for k, v in state.items() if k.startswith('backbone.')
+    }
     init_default_scope('mmpretrain')
-    ref = MODELS.build(dict(type='mmpretrain.MogaNet', arch='xtiny',
-                            out_indices=(0, 1, 2, 3))).eval()
+    ref = MODELS.build(
+        dict(
+            type='mmpretrain.MogaNet', arch='xtiny',
+            out_indices=(0, 1, 2, 3))).eval()
     ref.load_state_dict(
-        {k[len('backbone.'):]: v
-         for k, v in convert_moganet(backbone).items()}, strict=True)
+        {
+            k[len('backbone.'):]: v
+            for k, v in convert_moganet(backbone).items()
+        },
+        strict=True)
     x = torch.randn(2, 3, 64, 96, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         got, want = model.backbone(x), ref(x)
@@ -269,8 +308,8 @@ def test_load_from_official_file_converts_in_memory(name, official, root):
     assert ckpt['meta']['converted_in_memory']
     expect = convert_moganet_downstream(state)
     assert list(ckpt['state_dict']) == list(expect)
-    assert all(torch.equal(ckpt['state_dict'][k], v)
-               for k, v in expect.items())
+    assert all(
+        torch.equal(ckpt['state_dict'][k], v) for k, v in expect.items())
 
     model = build(root, name)  # fresh weights
     load_checkpoint(model, path, map_location='cpu', strict=True)
@@ -278,10 +317,13 @@ def test_load_from_official_file_converts_in_memory(name, official, root):
 
     # the backbone alone, as a detector's backbone init_cfg would load it
     init_default_scope('mmpretrain')
-    backbone = MODELS.build(dict(
-        type='mmpretrain.MogaNet', arch='xtiny', out_indices=(0, 1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint=path,
-                      prefix='backbone.')))
+    backbone = MODELS.build(
+        dict(
+            type='mmpretrain.MogaNet',
+            arch='xtiny',
+            out_indices=(0, 1, 2, 3),
+            init_cfg=dict(
+                type='Pretrained', checkpoint=path, prefix='backbone.')))
     backbone.init_weights()
     for key, value in backbone.state_dict().items():
         assert torch.equal(value, expect[f'backbone.{key}']), key
@@ -296,16 +338,21 @@ def test_converter_tools(official, root, tmp_path):
         runpy_tool(root, task, [src, str(dst)])
         written = torch.load(dst, weights_only=True)
         assert written['meta']['converter'] == f'moganet_{task}_to_mogazoo'
-        expect = convert_if_official(
-            torch.load(src, weights_only=False), src)['state_dict']
+        expect = convert_if_official(torch.load(src, weights_only=False),
+                                     src)['state_dict']
         assert list(written['state_dict']) == list(expect)
-        assert all(torch.equal(written['state_dict'][k], v)
-                   for k, v in expect.items())
-    with pytest.raises(SystemExit, match=r'official segmentation .* not a '
-                       r'detection .*; use moganet_seg_to_mogazoo\.py'):
+        assert all(
+            torch.equal(written['state_dict'][k], v)
+            for k, v in expect.items())
+    with pytest.raises(
+            SystemExit,
+            match=r'official segmentation .* not a '
+            r'detection .*; use moganet_seg_to_mogazoo\.py'):
         runpy_tool(root, 'det', [seg, str(tmp_path / 'x.pth')])
-    with pytest.raises(SystemExit, match=r'official detection .* not a '
-                       r'segmentation .*; use moganet_det_to_mogazoo\.py'):
+    with pytest.raises(
+            SystemExit,
+            match=r'official detection .* not a '
+            r'segmentation .*; use moganet_det_to_mogazoo\.py'):
         runpy_tool(root, 'seg', [det, str(tmp_path / 'x.pth')])
     assert not (tmp_path / 'x.pth').exists()
 
@@ -321,22 +368,28 @@ def test_not_official_downstream_is_refused(official):
     _, seg_state = official['fpn']
     with pytest.raises(ValueError, match='both detection and segmentation'):
         convert_moganet_downstream({**state, **seg_state})
-    with pytest.raises(ValueError, match=r"neither the MogaNet backbone nor "
-                       r"a detection .*'ema_backbone_x'"):
+    with pytest.raises(
+            ValueError,
+            match=r"neither the MogaNet backbone nor "
+            r"a detection .*'ema_backbone_x'"):
         convert_moganet_det({**state, 'ema_backbone_x': torch.zeros(1)})
     with pytest.raises(ValueError, match=r"'backbone\.head\.weight'"):
         convert_moganet_det({**state, 'backbone.head.weight': torch.zeros(1)})
     converted = convert_moganet_det(state)
     with pytest.raises(ValueError, match="already in mogazoo's layout"):
         convert_moganet_det(converted)
-    classifier = {k[len('backbone.'):]: v for k, v in state.items()
-                  if k.startswith('backbone.')}
+    classifier = {
+        k[len('backbone.'):]: v
+        for k, v in state.items() if k.startswith('backbone.')
+    }
     with pytest.raises(ValueError, match='No official MogaNet backbone'):
         convert_moganet_seg(classifier)
     # a backbone-only (extracted) state dict converts without a task
     backbone = {k: v for k, v in state.items() if k.startswith('backbone.')}
     assert set(convert_moganet_downstream(backbone)) == {
-        k for k in converted if k.startswith('backbone.')}
+        k
+        for k in converted if k.startswith('backbone.')
+    }
 
 
 def test_numpy1_pickled_meta_loads(official, tmp_path):
@@ -368,8 +421,9 @@ def test_openmmlab_layout_classifier_is_not_taken_for_a_detector(
     _, state = official['retinanet']
     classifier = {k: v for k, v in state.items() if k.startswith('backbone.')}
     classifier['head.fc.weight'] = torch.zeros(1000, 192)
-    with pytest.raises(ValueError, match=r'classifier.*'
-                       r'moganet_to_mogazoo\.py'):
+    with pytest.raises(
+            ValueError, match=r'classifier.*'
+            r'moganet_to_mogazoo\.py'):
         convert_moganet_downstream(classifier)
     with pytest.raises(ValueError, match='classifier'):
         convert_moganet_det(classifier)
@@ -379,6 +433,7 @@ def test_openmmlab_layout_classifier_is_not_taken_for_a_detector(
         ckpt = _load_checkpoint(str(path))
     assert ckpt['meta']['converter'] == 'moganet_to_mogazoo.py'
     assert set(ckpt['state_dict']) == set(
-        convert_moganet_downstream({k: v for k, v in classifier.items()
-                                    if k.startswith('backbone.')})) | {
-        'head.fc.weight'}
+        convert_moganet_downstream({
+            k: v
+            for k, v in classifier.items() if k.startswith('backbone.')
+        })) | {'head.fc.weight'}

@@ -34,20 +34,24 @@ def scenes(tmp_path_factory):
 
 
 def run(tool, *args):
-    proc = subprocess.run([sys.executable, tool, *args], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, tool, *args],
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 
 
 def data_options(root, coco):
-    opts = [f'{loader}.dataset.data_root={root}'
-            for loader in ('train_dataloader', 'val_dataloader',
-                           'test_dataloader')]
+    opts = [
+        f'{loader}.dataset.data_root={root}'
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    ]
     if coco:
         ann = root + 'annotations/instances_val.json'
-        opts += [f'val_evaluator.ann_file={ann}',
-                 f'test_evaluator.ann_file={ann}']
+        opts += [
+            f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}'
+        ]
     return opts
 
 
@@ -67,8 +71,10 @@ def train_and_test(config, work_dir, opts, schedule):
 
 
 def epochs(n):
-    return [f'train_cfg.max_epochs={n}', f'train_cfg.val_interval={n}',
-            f'param_scheduler.1.end={n}', f'default_hooks.checkpoint.interval={n}']
+    return [
+        f'train_cfg.max_epochs={n}', f'train_cfg.val_interval={n}',
+        f'param_scheduler.1.end={n}', f'default_hooks.checkpoint.interval={n}'
+    ]
 
 
 def test_detection_end_to_end(scenes, tmp_path):
@@ -103,10 +109,14 @@ def test_dist_train_two_cpu_processes(scenes, tmp_path):
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(port))
-    proc = subprocess.run(
-        ['bash', 'tools/dist_train.sh', DET, '2', '--work-dir', str(tmp_path),
-         '--cfg-options', *data_options(scenes, True), *epochs(1)],
-        cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run([
+        'bash', 'tools/dist_train.sh', DET, '2', '--work-dir',
+        str(tmp_path), '--cfg-options', *data_options(scenes, True), *epochs(1)
+    ],
+                          cwd=ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (log, ) = glob.glob(osp.join(tmp_path, '*', '*.log'))
     with open(log) as f:

@@ -57,8 +57,8 @@ def test_report_matches_sklearn(tmp_path):
     for k in (1, 2, 5):
         assert summary['topk_accuracy'][f'top{k}'] == pytest.approx(
             top_k_accuracy_score(labels, scores, k=k))
-    assert summary['topk_accuracy']['top1'] == pytest.approx(
-        1 - np.mean(preds != labels))
+    assert summary['topk_accuracy']['top1'] == pytest.approx(1 - np.mean(
+        preds != labels))
 
     rows = read_csv(tmp_path / 'classification_report.csv')
     assert list(rows) == classes + ['macro avg', 'weighted avg']
@@ -73,8 +73,9 @@ def test_report_matches_sklearn(tmp_path):
         assert 0 <= auc <= 1 and float(row['auc']) == pytest.approx(auc)
     for avg in ('macro', 'weighted'):
         want = precision_recall_fscore_support(labels, preds, average=avg)
-        got = [float(rows[f'{avg} avg'][k])
-               for k in ('precision', 'recall', 'f1')]
+        got = [
+            float(rows[f'{avg} avg'][k]) for k in ('precision', 'recall', 'f1')
+        ]
         np.testing.assert_allclose(got, want[:3])
     assert float(rows['macro avg']['auc']) == pytest.approx(
         roc_auc_score(labels, scores, multi_class='ovr'))
@@ -95,8 +96,9 @@ def test_class_without_images_has_no_auc(tmp_path):
     summary = write_report(scores[keep], labels[keep], str(tmp_path))
     assert np.isnan(summary['per_class'][3]['auc'])
     assert summary['per_class'][3]['support'] == 0
-    aucs = [roc_auc_score(labels[keep] == c, scores[keep, c])
-            for c in range(3)]
+    aucs = [
+        roc_auc_score(labels[keep] == c, scores[keep, c]) for c in range(3)
+    ]
     assert summary['macro_avg']['auc'] == pytest.approx(np.mean(aucs))
     with open(tmp_path / 'summary.json') as f:
         assert json.load(f)['per_class'][3]['auc'] is None
@@ -109,9 +111,11 @@ def digits_run(digits_subset, tmp_path_factory):
     from predict_dataset and the pickle DumpResults (tools/test.py --out)
     writes for the same run."""
     tmp = tmp_path_factory.mktemp('report')
-    opts = {'test_dataloader.dataset.data_root': digits_subset,
-            'test_dataloader.num_workers': 0,
-            'test_dataloader.persistent_workers': False}
+    opts = {
+        'test_dataloader.dataset.data_root': digits_subset,
+        'test_dataloader.num_workers': 0,
+        'test_dataloader.persistent_workers': False
+    }
     torch.manual_seed(0)
     model = mogazoo.get_model(NAME, **opts)
     ckpt = str(tmp / 'model.pth')
@@ -125,8 +129,8 @@ def digits_run(digits_subset, tmp_path_factory):
         for batch in loader:
             evaluator.process(model.test_step(batch), batch)
     evaluator.evaluate(len(loader.dataset))
-    return dict(ckpt=ckpt, scores=scores, labels=labels, pkl=pkl, opts=opts,
-                tmp=tmp)
+    return dict(
+        ckpt=ckpt, scores=scores, labels=labels, pkl=pkl, opts=opts, tmp=tmp)
 
 
 def run_tool(*args, monkeypatch):
@@ -138,20 +142,25 @@ def cfg_options(opts):
     return ['--cfg-options'] + [f'{k}={v}' for k, v in opts.items()]
 
 
-def test_dumped_results_give_the_model_report(root, digits_run,
-                                              digits_subset, monkeypatch):
+def test_dumped_results_give_the_model_report(root, digits_run, digits_subset,
+                                              monkeypatch):
     monkeypatch.chdir(root)
     scores, labels = digits_run['scores'], digits_run['labels']
     assert scores.shape == (100, 10)
     np.testing.assert_allclose(scores.sum(1), 1, atol=1e-5)  # softmax
     dumped = load_results(digits_run['pkl'])
     assert {'pred_score', 'gt_label', 'img_path'} <= set(dumped[0])
-    np.testing.assert_allclose(results_to_arrays(dumped)[0], scores,
-                               atol=1e-6)
+    np.testing.assert_allclose(results_to_arrays(dumped)[0], scores, atol=1e-6)
     out = digits_run['tmp'] / 'from_results'
-    run_tool('--results', digits_run['pkl'], '--out-dir', str(out),
-             '--config', NAME, *cfg_options(digits_run['opts']),
-             monkeypatch=monkeypatch)
+    run_tool(
+        '--results',
+        digits_run['pkl'],
+        '--out-dir',
+        str(out),
+        '--config',
+        NAME,
+        *cfg_options(digits_run['opts']),
+        monkeypatch=monkeypatch)
     with open(out / 'summary.json') as f:
         summary = json.load(f)
     want = classification_summary(scores, labels, topk=(1, 5))
@@ -177,8 +186,13 @@ def test_tool_runs_the_model(root, digits_run, monkeypatch, capsys):
     monkeypatch.setattr(mmengine.utils, 'ProgressBar', Bar)
     monkeypatch.chdir(root)
     out = digits_run['tmp'] / 'from_model'
-    run_tool(NAME, digits_run['ckpt'], '--out-dir', str(out),
-             *cfg_options(digits_run['opts']), monkeypatch=monkeypatch)
+    run_tool(
+        NAME,
+        digits_run['ckpt'],
+        '--out-dir',
+        str(out),
+        *cfg_options(digits_run['opts']),
+        monkeypatch=monkeypatch)
     assert bars[-1] == 100  # the progress bar
     out_text = capsys.readouterr().out.lstrip()
     assert out_text.startswith('100 images, 10 classes: top1 ')
@@ -188,15 +202,14 @@ def test_tool_runs_the_model(root, digits_run, monkeypatch, capsys):
     ]
     with open(out / 'summary.json') as f:
         summary = json.load(f)
-    want = classification_summary(digits_run['scores'],
-                                  digits_run['labels'])
+    want = classification_summary(digits_run['scores'], digits_run['labels'])
     assert summary['confusion_matrix'] == want['confusion_matrix']
     assert summary['macro_avg']['auc'] == pytest.approx(
         want['macro_avg']['auc'], abs=1e-6)
 
 
-@pytest.mark.parametrize('case', ['results', 'scores', 'checkpoint',
-                                  'classes'])
+@pytest.mark.parametrize('case',
+                         ['results', 'scores', 'checkpoint', 'classes'])
 def test_bad_inputs_name_the_culprit(case, root, digits_run, tmp_path,
                                      monkeypatch):
     monkeypatch.chdir(root)

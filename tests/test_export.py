@@ -18,17 +18,24 @@ from mogazoo.models.utils.deform_unfold import DeformUnfold
 from runner_utils import load_tool
 
 TINY_FASTERVIT = dict(
-    embed_dims=[16, 32, 64, 128], depths=[1, 1, 2, 1],
-    num_heads=[1, 2, 4, 8], window_sizes=[3, 3, 3, 3],
-    hat=[False, False, True, False], stem_channels=16)
+    embed_dims=[16, 32, 64, 128],
+    depths=[1, 1, 2, 1],
+    num_heads=[1, 2, 4, 8],
+    window_sizes=[3, 3, 3, 3],
+    hat=[False, False, True, False],
+    stem_channels=16)
 # name, config options, input (H, W): FasterViT at 80 x 96 pads its stride-16
 # map (5 x 6) to 2 x 2 windows of 3, with carrier tokens; DGMN2 resizes its
 # 224-px position tables
 FAMILIES = {
     'moganet': ('moganet-xtiny_1xb64_digits', {}, (32, 32)),
-    'fastervit': ('fastervit-0_32xb128_in1k', dict(model=dict(
-        backbone=dict(_delete_=True, type='FasterViT', arch=TINY_FASTERVIT),
-        head=dict(in_channels=128, num_classes=10))), (80, 96)),
+    'fastervit':
+    ('fastervit-0_32xb128_in1k',
+     dict(
+         model=dict(
+             backbone=dict(
+                 _delete_=True, type='FasterViT', arch=TINY_FASTERVIT),
+             head=dict(in_channels=128, num_classes=10))), (80, 96)),
     'dgmn2': ('dgmn2-tiny_8xb128_in1k',
               dict(model=dict(head=dict(num_classes=10))), (64, 64)),
 }
@@ -51,8 +58,12 @@ def models():
 def test_export_matches_pytorch_at_another_batch(family, fmt, models,
                                                  tmp_path):
     model, shape = models[family], FAMILIES[family][2]
-    path = export_model(model, str(tmp_path / f'{family}.{fmt}'), fmt, shape,
-                        batch_size=EXPORT_BATCH[fmt])
+    path = export_model(
+        model,
+        str(tmp_path / f'{family}.{fmt}'),
+        fmt,
+        shape,
+        batch_size=EXPORT_BATCH[fmt])
     res = check_exported(model, path, fmt, shape, batch_size=CHECK_BATCH)
     print(f"{family} {fmt}: max abs diff {res['max_abs_diff']:.3g}")
     assert res['output_shape'] == [CHECK_BATCH, 10]
@@ -66,8 +77,10 @@ def test_export_mode_is_undone(models):
     for family in ('dgmn2', 'fastervit'):
         with export_mode(models[family]):
             pass
-    assert {m.sampler for m in models['dgmn2'].modules()
-            if isinstance(m, DeformUnfold)} == {'auto'}
+    assert {
+        m.sampler
+        for m in models['dgmn2'].modules() if isinstance(m, DeformUnfold)
+    } == {'auto'}
     assert not any('pool_params' in vars(m)
                    for m in models['fastervit'].modules()
                    if isinstance(m, TokenInitializer))
@@ -75,14 +88,14 @@ def test_export_mode_is_undone(models):
 
 def test_softmax_output_and_metadata(models, tmp_path):
     model, shape = models['fastervit'], FAMILIES['fastervit'][2]
-    path = export_model(model, str(tmp_path / 'sm.onnx'), 'onnx', shape,
-                        softmax=True)
+    path = export_model(
+        model, str(tmp_path / 'sm.onnx'), 'onnx', shape, softmax=True)
     res = check_exported(model, path, 'onnx', shape, softmax=True)
     assert res['passed'] and res['max_abs_ref'] <= 1
     import onnxruntime as ort
     sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
-    out = sess.run(None, {'input': np.random.rand(2, 3, *shape).astype(
-        np.float32)})[0]
+    out = sess.run(
+        None, {'input': np.random.rand(2, 3, *shape).astype(np.float32)})[0]
     np.testing.assert_allclose(out.sum(1), 1, atol=1e-5)
     props = {p.key: p.value for p in onnx.load(path).metadata_props}
     meta = json.loads(props['mogazoo'])
@@ -96,8 +109,8 @@ def test_softmax_output_and_metadata(models, tmp_path):
 
 def test_dynamo_exporter(models, tmp_path):
     model, shape = models['fastervit'], FAMILIES['fastervit'][2]
-    path = export_model(model, str(tmp_path / 'dyn.onnx'), 'onnx', shape,
-                        dynamo=True)
+    path = export_model(
+        model, str(tmp_path / 'dyn.onnx'), 'onnx', shape, dynamo=True)
     res = check_exported(model, path, 'onnx', shape, batch_size=CHECK_BATCH)
     assert res['passed'] and res['output_shape'] == [CHECK_BATCH, 10], res
 
@@ -108,8 +121,9 @@ def test_export_tool(root, digits_subset, tmp_path, monkeypatch, capsys):
     out = tmp_path / 'digits.pt'
     name = FAMILIES['moganet'][0]
     res = load_tool(TOOL).main([
-        name, 'none', '--format', 'torchscript', '--out', str(out),
-        '--cfg-options', f'test_dataloader.dataset.data_root={digits_subset}'
+        name, 'none', '--format', 'torchscript', '--out',
+        str(out), '--cfg-options',
+        f'test_dataloader.dataset.data_root={digits_subset}'
     ])
     stdout = capsys.readouterr().out
     assert 'N x 3 x 32 x 32' in stdout  # the test pipeline's size
@@ -122,7 +136,8 @@ def test_export_tool(root, digits_subset, tmp_path, monkeypatch, capsys):
     assert module(torch.zeros(5, 3, 32, 32)).shape == (5, 10)
 
     # run as a script, as the README does
-    monkeypatch.setattr(sys, 'argv', [
-        'export.py', name, str(tmp_path / 'gone.pth')])
+    monkeypatch.setattr(
+        sys, 'argv',
+        ['export.py', name, str(tmp_path / 'gone.pth')])
     with pytest.raises(SystemExit, match='gone.pth'):
         runpy.run_path(osp.join(root, TOOL), run_name='__main__')

@@ -53,12 +53,16 @@ CONFIGS = {
     'anyres': 'fastervit-0-anyres_32xb32-576x960_in1k.py',
 }
 
-
 # a small FasterViT for behaviour tests: carrier tokens in stages 3 and 4 at
 # small inputs (windows of 2)
-SMALL = dict(embed_dims=[16, 32, 64, 128], depths=[1, 1, 2, 2],
-             num_heads=[2, 2, 4, 4], stem_channels=8, ct_size=2,
-             layer_scale=1e-5, propagation=True)
+SMALL = dict(
+    embed_dims=[16, 32, 64, 128],
+    depths=[1, 1, 2, 2],
+    num_heads=[2, 2, 4, 4],
+    stem_channels=8,
+    ct_size=2,
+    layer_scale=1e-5,
+    propagation=True)
 TINY = dict(SMALL, window_sizes=[7, 7, 2, 2], hat=[False, False, True, True])
 
 
@@ -82,12 +86,15 @@ def build(root, arch, meta=False):
 def classifier(num_classes=10, **backbone):
     backbone.setdefault('arch', '0')
     model = FasterViT(**backbone)
-    return build_classifier(dict(
-        type='ImageClassifier',
-        backbone=dict(type='FasterViT', **backbone),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=num_classes,
-                  in_channels=model.embed_dims[-1])))
+    return build_classifier(
+        dict(
+            type='ImageClassifier',
+            backbone=dict(type='FasterViT', **backbone),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(
+                type='LinearClsHead',
+                num_classes=num_classes,
+                in_channels=model.embed_dims[-1])))
 
 
 def official_key(key):
@@ -121,8 +128,8 @@ def test_params_match_official(arch, root):
 
 def test_arch_names():
     for i in range(7):
-        assert FasterViT.arch_zoo[str(i)] == FasterViT.arch_zoo[
-            f'faster_vit_{i}_224']
+        assert FasterViT.arch_zoo[str(
+            i)] == FasterViT.arch_zoo[f'faster_vit_{i}_224']
     with torch.device('meta'):
         assert FasterViT(3).arch_settings == FasterViT(
             'fastervit-3').arch_settings == FasterViT('3').arch_settings
@@ -136,8 +143,10 @@ def carrier_tokens(model, x):
     seen = {}
 
     def hook(i):
+
         def record(module, args, out):
             seen[i] = tuple(out.shape)
+
         return record
 
     handles = [
@@ -153,22 +162,25 @@ def carrier_tokens(model, x):
 
 
 def test_carrier_tokens_follow_the_input():
-    arch = dict(SMALL, window_sizes=[7, 7, 12, 6],
-                hat=[False, False, True, False])
+    arch = dict(
+        SMALL, window_sizes=[7, 7, 12, 6], hat=[False, False, True, False])
     model = FasterViT(arch, any_res=True).eval()
     # 576x960 (the official example): stage 2 is 36x60, 3x5 windows of 12
     assert carrier_tokens(model, torch.randn(1, 3, 576, 960)) == {
-        2: (1, 4 * 15, 64)}
+        2: (1, 4 * 15, 64)
+    }
     # 224: 14x14 padded to 24x24, 2x2 windows
     assert carrier_tokens(model, torch.randn(1, 3, 224, 224)) == {
-        2: (1, 16, 64)}
+        2: (1, 16, 64)
+    }
     # 128: 8x8 fits one window: plain window attention
     assert carrier_tokens(model, torch.randn(1, 3, 128, 128)) == {}
     # a model built for 224 (windows of 7) at 448: 28x28, 4x4 windows
     model = FasterViT(dict(arch, window_sizes=[7] * 4)).eval()
     assert model.stages[2].global_tokenizer is not None
     assert carrier_tokens(model, torch.randn(1, 3, 448, 448)) == {
-        2: (1, 64, 64)}
+        2: (1, 64, 64)
+    }
 
 
 def test_any_res_and_fixed_forms():
@@ -178,12 +190,14 @@ def test_any_res_and_fixed_forms():
                 arch, any_res=True).state_dict().keys()
         # windows of 12 at 224: one window, so the official faster_vit.py
         # has no carrier-token layers; the any-res form has them
-        assert FasterViT('0', window_sizes=[7, 7, 12, 6]).stages[
-            2].global_tokenizer is None
-        assert FasterViT('0', window_sizes=[7, 7, 12, 6], any_res=True
-                         ).stages[2].global_tokenizer is not None
-        assert FasterViT('0', window_sizes=[7, 7, 12, 6], resolution=(
-            576, 960)).stages[2].global_tokenizer is not None
+        assert FasterViT(
+            '0', window_sizes=[7, 7, 12, 6]).stages[2].global_tokenizer is None
+        assert FasterViT(
+            '0', window_sizes=[7, 7, 12, 6],
+            any_res=True).stages[2].global_tokenizer is not None
+        assert FasterViT(
+            '0', window_sizes=[7, 7, 12, 6],
+            resolution=(576, 960)).stages[2].global_tokenizer is not None
     arch = dict(SMALL, window_sizes=[7] * 4, hat=[False, False, True, False])
     fixed, flexible = FasterViT(arch), FasterViT(arch, any_res=True)
     flexible.load_state_dict(fixed.state_dict())
@@ -235,8 +249,9 @@ def fill(key, shape):
 
 def image(h, w):
     n = 3 * h * w
-    return (1.5 * torch.sin(torch.arange(n, dtype=torch.float64) *
-                            0.123)).float().reshape(1, 3, h, w)
+    return (1.5 * torch.sin(
+        torch.arange(n, dtype=torch.float64) * 0.123)).float().reshape(
+            1, 3, h, w)
 
 
 # logits of the official FasterViT (fastervit==1.0.0) with SMALL's settings,
@@ -245,26 +260,32 @@ def image(h, w):
 # hierarchical attention in stages 3 and 4 (a 2x4 window grid, then a padded
 # 2x2 one)
 GOLDEN = {
-    'fixed': [-0.5865812, 0.3911304, 0.6331018, -0.4853483, -0.6865255,
-              0.4088743, 0.4972361, -0.5167472, -0.3608113, 0.7136192],
-    'anyres': [-0.7819306, 0.8598672, 0.7679237, -0.9714944, -0.7585719,
-               0.9043238, 0.5053057, -1.013238, -0.3047694, 1.202874],
+    'fixed': [
+        -0.5865812, 0.3911304, 0.6331018, -0.4853483, -0.6865255, 0.4088743,
+        0.4972361, -0.5167472, -0.3608113, 0.7136192
+    ],
+    'anyres': [
+        -0.7819306, 0.8598672, 0.7679237, -0.9714944, -0.7585719, 0.9043238,
+        0.5053057, -1.013238, -0.3047694, 1.202874
+    ],
 }
 
 
 @pytest.mark.parametrize('form', ['fixed', 'anyres'])
 def test_logits_equal_official(form):
     if form == 'fixed':
-        arch = dict(SMALL, window_sizes=[7, 7, 7, 7],
-                    hat=[False, False, True, False])
+        arch = dict(
+            SMALL, window_sizes=[7, 7, 7, 7], hat=[False, False, True, False])
         model, x = classifier(arch=arch), image(224, 224)
     else:
-        arch = dict(SMALL, window_sizes=[7, 7, 6, 5],
-                    hat=[False, False, True, True])
+        arch = dict(
+            SMALL, window_sizes=[7, 7, 6, 5], hat=[False, False, True, True])
         model, x = classifier(arch=arch, any_res=True), image(192, 320)
     model.load_state_dict({
-        k: fill(official_key(k), tuple(v.shape)) if v.is_floating_point()
-        else v for k, v in model.state_dict().items()})
+        k:
+        fill(official_key(k), tuple(v.shape)) if v.is_floating_point() else v
+        for k, v in model.state_dict().items()
+    })
     with torch.no_grad():
         logits = model.eval()(x)[0]
     expect = torch.tensor(GOLDEN[form])
@@ -291,8 +312,12 @@ def test_bad_archs_are_named():
     with pytest.raises(KeyError, match='window_sizes'):
         FasterViT(dict(embed_dims=[8], depths=[1], num_heads=[1], hat=[0]))
     with pytest.raises(ValueError, match='num_heads'):
-        FasterViT(dict(SMALL, window_sizes=[7] * 4, hat=[0] * 4,
-                       num_heads=[2, 2, 3, 4]))
+        FasterViT(
+            dict(
+                SMALL,
+                window_sizes=[7] * 4,
+                hat=[0] * 4,
+                num_heads=[2, 2, 3, 4]))
     with pytest.raises(ValueError, match='window size'):
         FasterViT(dict(TINY, window_sizes=[7, 7, 1, 2]))
     with pytest.raises(ValueError, match='conv_stages'):
@@ -302,9 +327,14 @@ def test_bad_archs_are_named():
 
 
 def test_custom_arch():
-    arch = dict(embed_dims=[8, 16, 32], depths=[1, 1, 2],
-                num_heads=[1, 1, 2], window_sizes=[7, 7, 4],
-                hat=[False, False, True], conv_stages=2, ct_size=1)
+    arch = dict(
+        embed_dims=[8, 16, 32],
+        depths=[1, 1, 2],
+        num_heads=[1, 1, 2],
+        window_sizes=[7, 7, 4],
+        hat=[False, False, True],
+        conv_stages=2,
+        ct_size=1)
     model = FasterViT(arch, out_indices=(0, 1, 2), any_res=True).eval()
     outs = model(torch.randn(1, 3, 64, 64))
     assert [o.shape[1] for o in outs] == [8, 16, 32]
@@ -330,8 +360,10 @@ def test_non_square_window_grid_skips_the_carrier_position_embedding():
     # 96x128: 3x4 windows in stage 3, whose carrier tokens then have no
     # position embedding (as in the official code); stage 4 is padded to 2x2
     model(torch.randn(2, 3, 96, 128))[0].mean().backward()
-    unused = {n.split('.')[4] + '.' + n.split('.')[1]
-              for n, p in model.named_parameters() if p.grad is None}
+    unused = {
+        n.split('.')[4] + '.' + n.split('.')[1]
+        for n, p in model.named_parameters() if p.grad is None
+    }
     assert unused == {'hat_pos_embed.2'}
 
 
@@ -343,8 +375,8 @@ def test_flops_match_official(root):
     assert flops == 3503730176
     # deployed (the official switch_to_deploy folds the position MLPs):
     # within 2.2 % of the README's 3.3 G
-    _, folded = count(load_config(cfg_path(root, '0')), (224, 224),
-                      deploy=True)
+    _, folded = count(
+        load_config(cfg_path(root, '0')), (224, 224), deploy=True)
     assert 3.3e9 < folded < 3.3e9 * 1.025 and folded < flops - 1e8
 
 
@@ -422,10 +454,18 @@ def official_state_dict(model, seed=0):
 
 def released_checkpoint(official, path):
     """Save as timm's CheckpointSaver does: DataParallel prefixes, EMA."""
-    torch.save({'state_dict': {f'module.{k}': v for k, v in official.items()},
-                'state_dict_ema': {k: v + 1 if v.is_floating_point() else v
-                                   for k, v in official.items()},
-                'epoch': 310}, path)
+    torch.save(
+        {
+            'state_dict': {
+                f'module.{k}': v
+                for k, v in official.items()
+            },
+            'state_dict_ema': {
+                k: v + 1 if v.is_floating_point() else v
+                for k, v in official.items()
+            },
+            'epoch': 310
+        }, path)
 
 
 def assert_loaded(model, official, ema=False):
@@ -450,13 +490,20 @@ def test_round_trip_strict(arch, root, tmp_path):
 @pytest.mark.parametrize('arch', [a for a in CONFIGS if a != '0'])
 def test_converted_keys_fit_every_config(arch, root):
     model = build(root, arch, meta=True)
-    official = {official_key(k): torch.empty(v.shape, device='meta')
-                for k, v in model.state_dict().items()}
+    official = {
+        official_key(k): torch.empty(v.shape, device='meta')
+        for k, v in model.state_dict().items()
+    }
     official['levels.2.blocks.0.attn.pos_emb_funct.relative_bias'] = \
         torch.empty(1, device='meta')
     converted = convert_fastervit(official)
-    assert {k: tuple(v.shape) for k, v in converted.items()} == {
-        k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert {
+        k: tuple(v.shape)
+        for k, v in converted.items()
+    } == {
+        k: tuple(v.shape)
+        for k, v in model.state_dict().items()
+    }
 
 
 @pytest.mark.parametrize('ema', [False, True])
@@ -466,8 +513,12 @@ def test_converter_tool(ema, root, tmp_path):
     released_checkpoint(official, src)
     dst = tmp_path / 'converted.pth'
     if ema:  # the command line
-        subprocess.run([sys.executable, CONVERTER, str(src), str(dst),
-                        '--ema'], cwd=root, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, CONVERTER,
+             str(src), str(dst), '--ema'],
+            cwd=root,
+            check=True,
+            capture_output=True)
     else:
         converter_main([str(src), str(dst)])
     fresh = build(root, '0')
@@ -478,29 +529,38 @@ def test_converter_tool(ema, root, tmp_path):
 def test_detection_backbone_layout():
     # downstream/object_detection: norm0..norm3 per level, no head
     model = tiny(out_indices=(0, 1, 2, 3))
-    official = {official_key('backbone.' + k): v
-                for k, v in model.state_dict().items()
-                if not k.startswith('norms.')}
-    official.update({f'norm{i}.{k.split(".", 2)[2]}': v
-                     for i in range(4)
-                     for k, v in model.state_dict().items()
-                     if k.startswith(f'norms.{i}.')})
+    official = {
+        official_key('backbone.' + k): v
+        for k, v in model.state_dict().items() if not k.startswith('norms.')
+    }
+    official.update({
+        f'norm{i}.{k.split(".", 2)[2]}': v
+        for i in range(4)
+        for k, v in model.state_dict().items() if k.startswith(f'norms.{i}.')
+    })
     converted = convert_fastervit(official)
-    model.load_state_dict({k[len('backbone.'):]: v
-                           for k, v in converted.items()}, strict=True)
+    model.load_state_dict(
+        {
+            k[len('backbone.'):]: v
+            for k, v in converted.items()
+        }, strict=True)
 
 
 def test_converter_refuses_foreign_and_inconsistent_dicts():
     with pytest.raises(ValueError, match='conv1.weight'):
         convert_fastervit({'conv1.weight': torch.zeros(1)})
     with pytest.raises(ValueError, match='blocks.weird'):
-        convert_fastervit({'levels.0.blocks.0.conv1.weight': torch.zeros(1),
-                           'blocks.weird': torch.zeros(1)})
+        convert_fastervit({
+            'levels.0.blocks.0.conv1.weight': torch.zeros(1),
+            'blocks.weird': torch.zeros(1)
+        })
     with pytest.raises(ValueError, match='differs'):
         convert_fastervit({
-            'levels.2.global_tokenizer.pos_embed.weight': torch.zeros(2),
+            'levels.2.global_tokenizer.pos_embed.weight':
+            torch.zeros(2),
             'levels.2.global_tokenizer.to_global_feature.pos.weight':
-            torch.ones(2)})
+            torch.ones(2)
+        })
 
 
 def converter_error(*args):
@@ -526,12 +586,22 @@ def test_converter_errors(tmp_path):
     # timm's CheckpointSaver also pickles the training arguments: an
     # argparse.Namespace is allowed, another class needs --trust-file
     with_args = tmp_path / 'with_args.pth'
-    torch.save({'state_dict': {'head.weight': torch.zeros(1)},
-                'args': argparse.Namespace(lr=1)}, with_args)
+    torch.save(
+        {
+            'state_dict': {
+                'head.weight': torch.zeros(1)
+            },
+            'args': argparse.Namespace(lr=1)
+        }, with_args)
     assert '--trust-file' not in converter_error(with_args, out)
     with_date = tmp_path / 'with_date.pth'
-    torch.save({'state_dict': {'head.weight': torch.zeros(1)},
-                'date': datetime.date(2023, 1, 1)}, with_date)
+    torch.save(
+        {
+            'state_dict': {
+                'head.weight': torch.zeros(1)
+            },
+            'date': datetime.date(2023, 1, 1)
+        }, with_date)
     assert '--trust-file' in converter_error(with_date, out)
     assert not out.exists()
 
@@ -565,8 +635,8 @@ def test_configs_follow_official_recipe(root):
         assert cfg.model.backbone.drop_path_rate == dp
         hooks = {h['type']: h for h in cfg.custom_hooks}
         assert hooks['MESAHook']['weight'] == mesa
-        assert hooks['MESAHook']['start_ratio'] == (0.3 if arch == '3'
-                                                    else 0.25)
+        assert hooks['MESAHook']['start_ratio'] == (0.3
+                                                    if arch == '3' else 0.25)
         assert list(hooks).index('EMAHook') < list(hooks).index('MESAHook')
         assert cfg.param_scheduler[0].end == warmup
         assert cfg.param_scheduler[1].end == 310
@@ -585,9 +655,11 @@ def test_metafile_lists_every_config(root):
     for arch, (params, flops) in OFFICIAL.items():
         model = listed[f'configs/fastervit/{CONFIGS[arch]}']
         assert model['Metadata']['Parameters'] == params
-        assert model['Metadata']['FLOPs'] == pytest.approx(flops * 1e9,
-                                                           rel=1e-3)
-    names = {osp.basename(p) for p in glob.glob(
-        osp.join(root, 'configs', 'fastervit', '*.py'))}
+        assert model['Metadata']['FLOPs'] == pytest.approx(
+            flops * 1e9, rel=1e-3)
+    names = {
+        osp.basename(p)
+        for p in glob.glob(osp.join(root, 'configs', 'fastervit', '*.py'))
+    }
     assert names == set(CONFIGS.values())
     assert all(re.match(r'fastervit-\d[^_]*_.*in1k\.py$', n) for n in names)

@@ -11,10 +11,10 @@ from mmengine.runner import save_checkpoint
 from mmpretrain.registry import MODELS
 
 import mogazoo
+from mogazoo.engine.runner import add_safety_hooks, build_runner
 from mogazoo.utils import load_config
 from mogazoo.utils.checkpoint_fit import CheckpointMismatchError
 from mogazoo.utils.config_checks import check_resume, check_schedule
-from mogazoo.engine.runner import add_safety_hooks, build_runner
 from runner_utils import RecordHook, tiny_cfg, tool_exit
 
 DIGITS = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
@@ -25,11 +25,10 @@ FAMILIES = {
                 'test_converter', 'timm', 64),
     'FasterViT': ('configs/fastervit/fastervit-0_32xb128_in1k.py',
                   'test_fastervit', 'bare', 64),
-    'DGMN2': ('configs/dgmn2/dgmn2-tiny_8xb128_in1k.py', 'test_dgmn2',
-              'deit', 64),
+    'DGMN2':
+    ('configs/dgmn2/dgmn2-tiny_8xb128_in1k.py', 'test_dgmn2', 'deit', 64),
 }
-CONVERTERS = {'MogaNet': 'moganet', 'FasterViT': 'fastervit',
-              'DGMN2': 'dgmn2'}
+CONVERTERS = {'MogaNet': 'moganet', 'FasterViT': 'fastervit', 'DGMN2': 'dgmn2'}
 
 
 def build(config, **options):
@@ -56,19 +55,35 @@ def official_checkpoint(family, model, path, seed=1):
             value = value.abs() if key.endswith('running_var') else value
         state[tests.official_key(key)] = value
     for key in template:  # FasterViT's second name of one conv
-        alias = re.match(r'(.*global_tokenizer\.)to_global_feature\.pos\.'
-                         r'(\w+)$', key)
+        alias = re.match(
+            r'(.*global_tokenizer\.)to_global_feature\.pos\.'
+            r'(\w+)$', key)
         if alias:
             state[key] = state[f'{alias[1]}pos_embed.{alias[2]}']
     args = argparse.Namespace(model=family.lower(), lr=1e-3, epochs=300)
     layout = FAMILIES[family][2]
     if layout == 'timm':
-        ckpt = {'state_dict': {f'module.{k}': v for k, v in state.items()},
-                'state_dict_ema': {k: v * 0 for k, v in state.items()},
-                'args': args, 'epoch': 299}
+        ckpt = {
+            'state_dict': {
+                f'module.{k}': v
+                for k, v in state.items()
+            },
+            'state_dict_ema': {
+                k: v * 0
+                for k, v in state.items()
+            },
+            'args': args,
+            'epoch': 299
+        }
     elif layout == 'deit':
-        ckpt = {'model': state, 'args': args, 'epoch': 299,
-                'optimizer': {'state': {}}}
+        ckpt = {
+            'model': state,
+            'args': args,
+            'epoch': 299,
+            'optimizer': {
+                'state': {}
+            }
+        }
     else:
         ckpt = state
     torch.save(ckpt, path)
@@ -79,9 +94,11 @@ def convert_with_tool(family, src, dst):
     """What tools/model_converters/<family>_to_mogazoo.py SRC DST runs."""
     from mogazoo import converters
     name = CONVERTERS[family]
-    converters.converter_main(f'{name}_to_mogazoo',
-                              getattr(converters, f'convert_{name}'), '',
-                              argv=[src, str(dst)])
+    converters.converter_main(
+        f'{name}_to_mogazoo',
+        getattr(converters, f'convert_{name}'),
+        '',
+        argv=[src, str(dst)])
     return str(dst)
 
 
@@ -146,8 +163,11 @@ def test_load_from_official_checkpoint_in_finetuning(root, digits_subset,
     lines only); the 1000-class head is dropped with a warning."""
     _, src, dst = official['MogaNet']
     ref = torch.load(dst, weights_only=True)['state_dict']
-    cfg = tiny_cfg(f'{root}/{FREEZE2}', digits_subset, tmp_path,
-                   {'load_from': src}, samples=(16, 16))
+    cfg = tiny_cfg(
+        f'{root}/{FREEZE2}',
+        digits_subset,
+        tmp_path, {'load_from': src},
+        samples=(16, 16))
     runner = build_runner(cfg)
     record = RecordHook()
     runner.register_hook(record)
@@ -168,20 +188,26 @@ def test_official_detection_layout(family, tmp_path, root):
     if family == 'MogaNet':
         model = build(f'{root}/{FAMILIES["MogaNet"][0]}')
         import test_converter
-        state = {'backbone.' + test_converter.official_key(k): v
-                 for k, v in model.state_dict().items()
-                 if k.startswith('backbone.')}
+        state = {
+            'backbone.' + test_converter.official_key(k): v
+            for k, v in model.state_dict().items() if k.startswith('backbone.')
+        }
     else:  # a key of the official layout is enough to be recognised
-        state = {dict(FasterViT='backbone.levels.0.blocks.0.conv.weight',
-                      DGMN2='backbone.block1.0.attn.q.weight')[family]:
-                 torch.zeros(1)}
+        state = {
+            dict(
+                FasterViT='backbone.levels.0.blocks.0.conv.weight',
+                DGMN2='backbone.block1.0.attn.q.weight')[family]:
+            torch.zeros(1)
+        }
     state['neck.fpn_convs.0.conv.weight'] = torch.zeros(1)
     path = tmp_path / 'retinanet_official.pth'
     torch.save({'state_dict': state, 'meta': {}}, path)
     if family != 'MogaNet':
-        with pytest.raises(RuntimeError, match=rf'official {family} '
-                           r'detection .*no converter.*'
-                           rf'{CONVERTERS[family]}_to_mogazoo\.py'):
+        with pytest.raises(
+                RuntimeError,
+                match=rf'official {family} '
+                r'detection .*no converter.*'
+                rf'{CONVERTERS[family]}_to_mogazoo\.py'):
             _load_checkpoint(str(path))
         return
     ckpt = _load_checkpoint(str(path))
@@ -215,34 +241,33 @@ def run_test_tool(capsys, *argv):
 
 
 def data_options(data_root):
-    return ['--cfg-options',
-            f'test_dataloader.dataset.data_root={data_root}',
-            'test_dataloader.num_workers=0',
-            'test_dataloader.persistent_workers=False']
+    return [
+        '--cfg-options', f'test_dataloader.dataset.data_root={data_root}',
+        'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False'
+    ]
 
 
-def test_test_tool_refuses_another_arch(capsys, root,
-                                        digits_ckpt, digits_subset,
-                                        tmp_path):
-    msg, _ = run_test_tool(
-        capsys, f'{root}/{DIGITS}', digits_ckpt, '--work-dir',
-        str(tmp_path), *data_options(digits_subset),
-        'model.backbone.arch=tiny')
+def test_test_tool_refuses_another_arch(capsys, root, digits_ckpt,
+                                        digits_subset, tmp_path):
+    msg, _ = run_test_tool(capsys, f'{root}/{DIGITS}', digits_ckpt,
+                           '--work-dir', str(tmp_path),
+                           *data_options(digits_subset),
+                           'model.backbone.arch=tiny')
     assert msg.startswith('test.py: error: Checkpoint ')
     assert 'have another shape' in msg
     assert 'Likely cause: another arch of MogaNet' in msg
     assert len(msg) < 2000  # a summary, not 417 lines
 
 
-def test_test_tool_refuses_another_class_count(capsys, root,
-                                               digits_subset, tmp_path):
+def test_test_tool_refuses_another_class_count(capsys, root, digits_subset,
+                                               tmp_path):
     # digits has 10 classes; a 20-class head would be dropped before
     fresh = build(f'{root}/{DIGITS}', **{'model.head.num_classes': 20})
     ckpt = str(tmp_path / 'head20.pth')
     save_checkpoint({'state_dict': fresh.state_dict()}, ckpt)
-    msg, _ = run_test_tool(capsys, f'{root}/{DIGITS}', ckpt,
-                           '--work-dir', str(tmp_path),
-                           *data_options(digits_subset))
+    msg, _ = run_test_tool(capsys, f'{root}/{DIGITS}', ckpt, '--work-dir',
+                           str(tmp_path), *data_options(digits_subset))
     assert 'head.fc.weight (20, 192) vs (10, 192)' in msg
     assert "another class count (the checkpoint's head has 20" in msg
 
@@ -264,23 +289,29 @@ def test_test_tool_refuses_another_family(capsys, root, digits_subset,
 
 
 def test_get_model_summarises_a_mismatch(root, digits_ckpt):
-    with pytest.raises(CheckpointMismatchError,
-                       match='Likely cause: another model family'):
+    with pytest.raises(
+            CheckpointMismatchError,
+            match='Likely cause: another model family'):
         mogazoo.get_model(f'{root}/configs/dgmn2/dgmn2-tiny_8xb128_in1k.py',
                           digits_ckpt)
 
 
 def test_backbone_pretrained_of_another_arch_is_refused(official, root):
     _, src, _ = official['MogaNet']
-    backbone = MODELS.build(dict(
-        type='MogaNet', arch='tiny',
-        init_cfg=dict(type='Pretrained', checkpoint=src, prefix='backbone.')))
-    with pytest.raises(CheckpointMismatchError,
-                       match='another arch of MogaNet'):
+    backbone = MODELS.build(
+        dict(
+            type='MogaNet',
+            arch='tiny',
+            init_cfg=dict(
+                type='Pretrained', checkpoint=src, prefix='backbone.')))
+    with pytest.raises(
+            CheckpointMismatchError, match='another arch of MogaNet'):
         backbone.init_weights()
-    backbone = MODELS.build(dict(
-        type='MogaNet', arch='xtiny',
-        init_cfg=dict(type='Pretrained', checkpoint=src, prefix='head.')))
+    backbone = MODELS.build(
+        dict(
+            type='MogaNet',
+            arch='xtiny',
+            init_cfg=dict(type='Pretrained', checkpoint=src, prefix='head.')))
     with pytest.raises(CheckpointMismatchError, match='does not fit'):
         backbone.init_weights()
 
@@ -294,17 +325,18 @@ def run_train_tool(*argv):
 
 
 def test_unknown_top_level_option_is_refused(root, tmp_path):
-    msg = run_train_tool(f'{root}/{DIGITS}', '--work-dir',
-                         str(tmp_path), '--cfg-options',
-                         'trian_cfg.max_epochs=1')
+    msg = run_train_tool(f'{root}/{DIGITS}', '--work-dir', str(tmp_path),
+                         '--cfg-options', 'trian_cfg.max_epochs=1')
     assert "Unknown top-level config key 'trian_cfg'" in msg
     assert "did you mean 'train_cfg'" in msg
     assert not os.listdir(tmp_path)
 
 
 def test_known_runner_keys_are_accepted(root):
-    cfg = load_config(f'{root}/{DIGITS}', {'experiment_name': 'x',
-                                           'train_cfg.max_epochs': 1})
+    cfg = load_config(f'{root}/{DIGITS}', {
+        'experiment_name': 'x',
+        'train_cfg.max_epochs': 1
+    })
     assert cfg.train_cfg.max_epochs == 1 and cfg.experiment_name == 'x'
 
 
@@ -315,8 +347,7 @@ def test_known_runner_keys_are_accepted(root):
 ])
 def test_num_classes_against_the_dataset(option, match, root, digits_subset,
                                          tmp_path):
-    cfg = tiny_cfg(f'{root}/{DIGITS}', digits_subset, tmp_path,
-                   {option: 20})
+    cfg = tiny_cfg(f'{root}/{DIGITS}', digits_subset, tmp_path, {option: 20})
     runner = build_runner(cfg)
     record = RecordHook(lambda runner: runner.iter)
     runner.register_hook(record)
@@ -328,25 +359,25 @@ def test_num_classes_against_the_dataset(option, match, root, digits_subset,
 def train_data(data_root):
     return ['--cfg-options'] + [
         f'{split}_dataloader.dataset.data_root={data_root}'
-        for split in ('train', 'val')]
+        for split in ('train', 'val')
+    ]
 
 
-def test_resume_without_a_checkpoint(root, tmp_path,
-                                     digits_subset):
+def test_resume_without_a_checkpoint(root, tmp_path, digits_subset):
     empty = tmp_path / 'empty'
     empty.mkdir()
     for work_dir in (empty, tmp_path / 'mistyped'):
-        msg = run_train_tool(f'{root}/{DIGITS}', '--work-dir',
-                             str(work_dir), '--resume',
-                             *train_data(digits_subset))
+        msg = run_train_tool(f'{root}/{DIGITS}', '--work-dir', str(work_dir),
+                             '--resume', *train_data(digits_subset))
         assert msg.startswith('train.py: error: --resume: nothing to resume')
         assert str(work_dir) in msg and '--auto-resume' in msg
     # the explicit start-fresh flag keeps the old behaviour
     assert check_resume(str(empty), allow_fresh=True) is None
     # a last_checkpoint naming a file that is gone
     (empty / 'last_checkpoint').write_text(str(empty / 'epoch_3.pth'))
-    with pytest.raises(FileNotFoundError, match='epoch_3.pth, which does '
-                       'not exist'):
+    with pytest.raises(
+            FileNotFoundError, match='epoch_3.pth, which does '
+            'not exist'):
         check_resume(str(empty), allow_fresh=True)
     (empty / 'epoch_3.pth').write_bytes(b'')
     assert check_resume(str(empty)) == str(empty / 'epoch_3.pth')
@@ -362,10 +393,9 @@ def test_shortened_max_epochs_warns(root):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks CPU machines')
-def test_amp_without_gpu_is_one_line(root, tmp_path,
-                                     digits_subset):
-    msg = run_train_tool(f'{root}/{DIGITS}', '--work-dir',
-                         str(tmp_path), '--amp', *train_data(digits_subset))
+def test_amp_without_gpu_is_one_line(root, tmp_path, digits_subset):
+    msg = run_train_tool(f'{root}/{DIGITS}', '--work-dir', str(tmp_path),
+                         '--amp', *train_data(digits_subset))
     assert msg.startswith('train.py: error: --amp needs a CUDA GPU')
     assert '\n' not in msg
 
@@ -382,11 +412,12 @@ def test_tools_add_the_safety_hooks_to_every_config(root, digits_subset,
     hooks = det.default_hooks
     assert hooks.checkpoint.type == 'mmpretrain.AtomicCheckpointHook'
     assert hooks.checkpoint_fit.type == 'mmpretrain.CheckpointFitHook'
-    assert hooks.finite_check == dict(type='mmpretrain.FiniteCheckHook',
-                                      enable=False)
-    cfg = tiny_cfg(f'{root}/{DIGITS}', digits_subset, tmp_path,
-                   {'default_hooks.checkpoint_fit': None,
-                    'default_hooks.finite_check': None})
+    assert hooks.finite_check == dict(
+        type='mmpretrain.FiniteCheckHook', enable=False)
+    cfg = tiny_cfg(f'{root}/{DIGITS}', digits_subset, tmp_path, {
+        'default_hooks.checkpoint_fit': None,
+        'default_hooks.finite_check': None
+    })
     runner = build_runner(cfg)  # mmengine alone would assert on None
     names = {type(h).__name__ for h in runner.hooks}
     assert 'CheckpointFitHook' not in names
@@ -399,10 +430,11 @@ def test_eval_report_refuses_a_checkpoint_that_does_not_fit(
     fresh = build(f'{root}/{DIGITS}', **{'model.head.num_classes': 20})
     ckpt = str(tmp_path / 'head20.pth')
     save_checkpoint({'state_dict': fresh.state_dict()}, ckpt)
-    code = tool_exit(
-        'tools/analysis_tools/eval_report.py', f'{root}/{DIGITS}', ckpt,
-        '--out-dir', str(tmp_path / 'report'), '--no-progress',
-        '--cfg-options', f'test_dataloader.dataset.data_root={digits_subset}')
+    code = tool_exit('tools/analysis_tools/eval_report.py',
+                     f'{root}/{DIGITS}', ckpt, '--out-dir',
+                     str(tmp_path / 'report'), '--no-progress',
+                     '--cfg-options',
+                     f'test_dataloader.dataset.data_root={digits_subset}')
     assert str(code).startswith('eval_report.py: error: ')
     assert "another class count (the checkpoint's head has 20" in str(code)
     assert not (tmp_path / 'report').exists()

@@ -69,8 +69,8 @@ def run_in_process(tool, *args, monkeypatch):
 #: A few official MogaNet keys (all the converter needs to recognise the
 #: layout): shape and the mogazoo key the converter maps them to.
 OFFICIAL = {
-    'patch_embed1.projection.0.weight': ((16, 3, 3, 3),
-                                         'backbone.patch_embeds.0.0.weight'),
+    'patch_embed1.projection.0.weight':
+    ((16, 3, 3, 3), 'backbone.patch_embeds.0.0.weight'),
     'blocks1.0.norm1.weight': ((32, ), 'backbone.stages.0.0.norm1.weight'),
     'norm1.weight': ((32, ), 'backbone.norms.0.weight'),
     'head.weight': ((10, 32), 'head.fc.weight'),
@@ -86,9 +86,14 @@ def official(seed=0):
 
 def timm_checkpoint(state_dict, **extra):
     """The layout timm's train.py saves (MogaNet and FasterViT releases)."""
-    return dict(epoch=300, arch='moganet_xtiny', state_dict=OrderedDict(
-        (f'module.{k}', v) for k, v in state_dict.items()),
-        state_dict_ema=state_dict, version=2, **extra)
+    return dict(
+        epoch=300,
+        arch='moganet_xtiny',
+        state_dict=OrderedDict(
+            (f'module.{k}', v) for k, v in state_dict.items()),
+        state_dict_ema=state_dict,
+        version=2,
+        **extra)
 
 
 def dumped_results(path, num=12, num_classes=5, seed=0):
@@ -99,10 +104,11 @@ def dumped_results(path, num=12, num_classes=5, seed=0):
     scores = torch.rand(num, num_classes, generator=g).softmax(1)
     labels = torch.randint(num_classes, (num, ), generator=g)
     samples = [
-        DataSample(metainfo=dict(img_path=f'val/{i}.png', ori_shape=(8, 8),
-                                 img_shape=(64, 64))).set_gt_label(
-                                     int(labels[i])).set_pred_score(scores[i])
-        for i in range(num)
+        DataSample(
+            metainfo=dict(
+                img_path=f'val/{i}.png', ori_shape=(8, 8), img_shape=(
+                    64, 64))).set_gt_label(int(labels[i])).set_pred_score(
+                        scores[i]) for i in range(num)
     ]
     evaluator = Evaluator(dict(type='DumpResults', out_file_path=str(path)))
     evaluator.process(samples, None)
@@ -120,10 +126,20 @@ def test_crafted_results_pickle_does_not_run(root, tmp_path, monkeypatch):
     marker = tmp_path / 'MARKER'
     pkl = tmp_path / 'crafted.pkl'
     with open(pkl, 'wb') as f:
-        pickle.dump([{'pred_score': [0.5, 0.5], 'gt_label': 0,
-                      'x': SystemCall(marker)}], f, protocol=2)
-    code = run_in_process(REPORT, '--results', pkl, '--out-dir',
-                          tmp_path / 'out', monkeypatch=monkeypatch)
+        pickle.dump([{
+            'pred_score': [0.5, 0.5],
+            'gt_label': 0,
+            'x': SystemCall(marker)
+        }],
+                    f,
+                    protocol=2)
+    code = run_in_process(
+        REPORT,
+        '--results',
+        pkl,
+        '--out-dir',
+        tmp_path / 'out',
+        monkeypatch=monkeypatch)
     assert isinstance(code, str), code  # a message: exit status 1
     assert 'posix.system' in code and 'crafted.pkl' in code
     assert not marker.exists()
@@ -138,8 +154,13 @@ def test_exec_in_results_pickle_is_refused(protocol, root, tmp_path,
     pkl = tmp_path / 'exec.pkl'
     with open(pkl, 'wb') as f:
         pickle.dump([ExecCall(marker)], f, protocol=protocol)
-    code = run_in_process(REPORT, '--results', pkl, '--out-dir',
-                          tmp_path / 'out', monkeypatch=monkeypatch)
+    code = run_in_process(
+        REPORT,
+        '--results',
+        pkl,
+        '--out-dir',
+        tmp_path / 'out',
+        monkeypatch=monkeypatch)
     assert isinstance(code, str) and 'builtins.exec' in code, code
     assert not marker.exists()
     with pytest.raises(UnsafeFileError, match='builtins.exec'):
@@ -181,8 +202,15 @@ def test_genuine_results_give_the_same_report(root, tmp_path, monkeypatch):
         assert torch.equal(got['gt_label'], want['gt_label'])
         assert got['img_path'] == want['img_path']
     out = tmp_path / 'out'
-    assert run_in_process(REPORT, '--results', pkl, '--out-dir', out,
-                          '--topk', 1, monkeypatch=monkeypatch) is None
+    assert run_in_process(
+        REPORT,
+        '--results',
+        pkl,
+        '--out-dir',
+        out,
+        '--topk',
+        1,
+        monkeypatch=monkeypatch) is None
     import json
     with open(out / 'summary.json') as f:
         summary = json.load(f)
@@ -194,17 +222,19 @@ def test_genuine_results_give_the_same_report(root, tmp_path, monkeypatch):
 @pytest.mark.parametrize('protocol', [2, 5])
 def test_plain_results_with_numpy_load(protocol, tmp_path):
     results = [
-        dict(pred_score=np.linspace(0, 1, 4, dtype=np.float32),
-             gt_label=np.int64(2), shape=torch.Size([4]), keys={'a', 'b'},
-             meta=OrderedDict(raw=b'\x00\xff', dtype=torch.float16),
-             tensor=torch.arange(3.).reshape(3, 1)[1:])
+        dict(
+            pred_score=np.linspace(0, 1, 4, dtype=np.float32),
+            gt_label=np.int64(2),
+            shape=torch.Size([4]),
+            keys={'a', 'b'},
+            meta=OrderedDict(raw=b'\x00\xff', dtype=torch.float16),
+            tensor=torch.arange(3.).reshape(3, 1)[1:])
     ]
     pkl = tmp_path / 'numpy.pkl'
     with open(pkl, 'wb') as f:
         pickle.dump(results, f, protocol=protocol)
     got = load_plain_pickle(str(pkl))[0]
-    np.testing.assert_array_equal(got['pred_score'],
-                                  results[0]['pred_score'])
+    np.testing.assert_array_equal(got['pred_score'], results[0]['pred_score'])
     assert got['gt_label'] == 2 and got['keys'] == {'a', 'b'}
     assert got['meta'] == results[0]['meta']
     assert got['shape'] == torch.Size([4])
@@ -223,8 +253,8 @@ def test_converter_refuses_system_call_even_if_trusted(root, tmp_path,
     src = tmp_path / 'evil.pth'
     torch.save(timm_checkpoint(official(), x=SystemCall(marker)), src)
     dst = tmp_path / 'out.pth'
-    code = run_in_process(CONVERTER, src, dst, '--trust-file',
-                          monkeypatch=monkeypatch)
+    code = run_in_process(
+        CONVERTER, src, dst, '--trust-file', monkeypatch=monkeypatch)
     assert isinstance(code, str) and code.startswith('moganet_to_mogazoo')
     assert 'posix.system' in code and 'evil.pth' in code
     assert 'refused' in code and '--trust-file' not in code
@@ -238,15 +268,17 @@ def test_dangerous_checkpoints_are_refused(payload, legacy, root, tmp_path,
     monkeypatch.chdir(root)
     marker = tmp_path / 'MARKER'
     src = tmp_path / 'evil.pth'
-    torch.save(timm_checkpoint(official(), x=PAYLOADS[payload](marker)), src,
-               _use_new_zipfile_serialization=not legacy)
+    torch.save(
+        timm_checkpoint(official(), x=PAYLOADS[payload](marker)),
+        src,
+        _use_new_zipfile_serialization=not legacy)
     assert payload in torch_file_globals(str(src))
     for trust in (False, True):
         with pytest.raises(UnsafeFileError, match=payload) as exc:
             load_torch_file(str(src), trust_file=trust)
         assert '--trust-file' not in str(exc.value)
-    code = run_in_process(CONVERTER, src, tmp_path / 'o.pth',
-                          monkeypatch=monkeypatch)
+    code = run_in_process(
+        CONVERTER, src, tmp_path / 'o.pth', monkeypatch=monkeypatch)
     assert payload in code and '--trust-file' not in code
     assert not marker.exists() and not (tmp_path / 'o.pth').exists()
 
@@ -254,25 +286,28 @@ def test_dangerous_checkpoints_are_refused(payload, legacy, root, tmp_path,
 def test_unknown_harmless_class_gets_the_hint(root, tmp_path, monkeypatch):
     monkeypatch.chdir(root)
     src = tmp_path / 'dated.pth'
-    torch.save(timm_checkpoint(official(), date=datetime.date(2023, 1, 1)),
-               src)
+    torch.save(
+        timm_checkpoint(official(), date=datetime.date(2023, 1, 1)), src)
     dst = tmp_path / 'out.pth'
     code = run_in_process(CONVERTER, src, dst, monkeypatch=monkeypatch)
     assert 'datetime.date' in code and '--trust-file' in code
     assert 'dated.pth' in code and not dst.exists()
-    assert run_in_process(CONVERTER, src, dst, '--trust-file',
-                          monkeypatch=monkeypatch) is None
+    assert run_in_process(
+        CONVERTER, src, dst, '--trust-file', monkeypatch=monkeypatch) is None
     converted = torch.load(dst, weights_only=True)['state_dict']
     assert torch.equal(converted['head.fc.weight'], official()['head.weight'])
 
 
-def test_official_checkpoint_with_args_converts(root, tmp_path,
-                                                monkeypatch):
+def test_official_checkpoint_with_args_converts(root, tmp_path, monkeypatch):
     """timm and DeiT pickle their training arguments as a Namespace."""
     monkeypatch.chdir(root)
     src = tmp_path / 'moganet_xtiny_sz224_8xbs128_ep300.pth.tar'
-    args = argparse.Namespace(model='moganet_xtiny', lr=1e-3, drop_path=0.05,
-                              input_size=[3, 224, 224], mean=None)
+    args = argparse.Namespace(
+        model='moganet_xtiny',
+        lr=1e-3,
+        drop_path=0.05,
+        input_size=[3, 224, 224],
+        mean=None)
     torch.save(timm_checkpoint(official(), args=args, metric=76.5), src)
     dst = tmp_path / 'out.pth'
     assert run_in_process(CONVERTER, src, dst, monkeypatch=monkeypatch) is None
@@ -289,8 +324,10 @@ def test_mmengine_checkpoints_still_load(tmp_path):
     load with and without trust, through the weights-only path."""
     path = tmp_path / 'epoch_1.pth'
     buffer = HistoryBuffer([1.0, 2.0], [1, 1])
-    torch.save(dict(state_dict=official(), message_hub=dict(
-        log_scalars={'train/loss': buffer})), path)
+    torch.save(
+        dict(
+            state_dict=official(),
+            message_hub=dict(log_scalars={'train/loss': buffer})), path)
     for trust in (False, True):
         ckpt = load_torch_file(str(path), trust_file=trust)
         assert ckpt['message_hub']['log_scalars']['train/loss'].mean() == 1.5
@@ -302,8 +339,10 @@ def test_missing_and_truncated_files_are_named(tmp_path):
     good = tmp_path / 'good.pth'
     torch.save(timm_checkpoint(official()), good)
     for legacy in (False, True):
-        torch.save(timm_checkpoint(official()), good,
-                   _use_new_zipfile_serialization=not legacy)
+        torch.save(
+            timm_checkpoint(official()),
+            good,
+            _use_new_zipfile_serialization=not legacy)
         bad = tmp_path / f'truncated_{legacy}.pth'
         bad.write_bytes(good.read_bytes()[:len(good.read_bytes()) // 2])
         for trust in (False, True):
@@ -321,8 +360,7 @@ def leftovers(*folders):
     return [f for d in folders for f in os.listdir(d) if 'tmp' in f]
 
 
-def test_converter_refuses_to_overwrite_its_input(root, tmp_path,
-                                                  monkeypatch):
+def test_converter_refuses_to_overwrite_its_input(root, tmp_path, monkeypatch):
     monkeypatch.chdir(root)
     src = tmp_path / 'moganet.pth'
     torch.save(timm_checkpoint(official()), src)
@@ -379,10 +417,9 @@ def damage_tensor_data(path):
                     if '/data/' in i.filename and i.file_size >= 64)
     data = bytearray(open(path, 'rb').read())
     header = info.header_offset
-    start = header + 30 + int.from_bytes(data[header + 26:header + 28],
-                                         'little') + int.from_bytes(
-                                             data[header + 28:header + 30],
-                                             'little')
+    start = header + 30 + int.from_bytes(
+        data[header + 26:header + 28], 'little') + int.from_bytes(
+            data[header + 28:header + 30], 'little')
     for i in range(start + 8, start + 40):
         data[i] ^= 0xFF
     open(path, 'wb').write(bytes(data))
@@ -400,9 +437,14 @@ def test_damaged_tensor_bytes_are_caught(root, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match='damaged.pth') as exc:
         check_checkpoint(str(ckpt))
     assert member in str(exc.value) and 'CRC' in str(exc.value)
-    code = run_in_process('tools/test.py', CONFIG, ckpt, '--work-dir',
-                          tmp_path / 'work', '--cfg-options',
-                          f'test_dataloader.dataset.data_root={tmp_path}',
-                          monkeypatch=monkeypatch)
+    code = run_in_process(
+        'tools/test.py',
+        CONFIG,
+        ckpt,
+        '--work-dir',
+        tmp_path / 'work',
+        '--cfg-options',
+        f'test_dataloader.dataset.data_root={tmp_path}',
+        monkeypatch=monkeypatch)
     assert isinstance(code, str) and code.startswith('test.py: error')
     assert 'damaged.pth' in code and member in code

@@ -37,8 +37,13 @@ LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 def run(cmd, timeout=120, **env):
     """Run ``cmd`` in the repo root with the test's interpreter."""
     full_env = dict(os.environ, PYTHON=sys.executable, **env)
-    return subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        cmd,
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
 
 
 @pytest.fixture
@@ -49,8 +54,9 @@ def digits_with_bad(digits_subset, tmp_path):
     for split in ('train', 'val'):
         for c in range(10):
             os.makedirs(root / split / str(c))
-            for src in sorted(glob.glob(
-                    osp.join(digits_subset, split, str(c), '*.png')))[:3]:
+            for src in sorted(
+                    glob.glob(osp.join(digits_subset, split, str(c),
+                                       '*.png')))[:3]:
                 shutil.copy(src, root / split / str(c))
     empty = root / 'val' / '3' / 'empty.png'
     empty.write_bytes(b'')
@@ -98,8 +104,10 @@ def test_digits_and_imagenet_pipelines_name_an_empty_image(digits_with_bad):
     cfg = load_config(DIGITS_CFG)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         val = DATASETS.build(dict(cfg.val_dataloader.dataset, data_root=root))
-        index = [i for i in range(len(val))
-                 if val.get_data_info(i)['img_path'] == empty]
+        index = [
+            i for i in range(len(val))
+            if val.get_data_info(i)['img_path'] == empty
+        ]
         with pytest.raises(CorruptImageError, match=empty):
             val[index[0]]
         train = Compose(cfg.train_dataloader.dataset.pipeline)
@@ -116,8 +124,8 @@ def test_safe_loader_keeps_mmpretrain_inferencer_working():
     """mmpretrain's inferencers decode the image themselves and drop only a
     plain LoadImageFromFile: the safe loader passes a decoded image on."""
     from mmpretrain import ImageClassificationInferencer
-    inferencer = ImageClassificationInferencer(DIGITS_CFG, pretrained=False,
-                                               device='cpu')
+    inferencer = ImageClassificationInferencer(
+        DIGITS_CFG, pretrained=False, device='cpu')
     [result] = inferencer(np.zeros((8, 8, 3), np.uint8))
     assert 0 <= result['pred_label'] < 10
     # the inferencer's default, pretrained=True, for a model with no
@@ -137,10 +145,11 @@ def test_train_check_lists_bad_val_images_before_training(
     root, bad = digits_with_bad
     work_dir = tmp_path / 'work'
     monkeypatch.setenv('LOCAL_RANK', '0')
-    message = str(tool_exit(
-        'tools/train.py', DIGITS_CFG, '--check', '--work-dir', work_dir,
-        '--cfg-options', f'train_dataloader.dataset.data_root={root}',
-        f'val_dataloader.dataset.data_root={root}'))
+    message = str(
+        tool_exit('tools/train.py', DIGITS_CFG, '--check', '--work-dir',
+                  work_dir, '--cfg-options',
+                  f'train_dataloader.dataset.data_root={root}',
+                  f'val_dataloader.dataset.data_root={root}'))
     assert message.startswith('train.py: error: --check: 2 image(s) do not '
                               'load (val_dataloader: 2 of 32)')
     for path in bad:
@@ -202,8 +211,10 @@ def test_dist_launch_starts_on_a_free_port(tmp_path):
     with socket.socket() as sock:  # a port that is free now
         sock.bind(('127.0.0.1', 0))
         port = sock.getsockname()[1]
-    proc = run(['bash', 'tools/dist_launch.sh', str(script), '1'],
-               timeout=90, PORT=str(port))
+    proc = run(['bash', 'tools/dist_launch.sh',
+                str(script), '1'],
+               timeout=90,
+               PORT=str(port))
     assert proc.returncode == 0, proc.stderr
     assert 'rank 0 of 1' in proc.stdout
 
@@ -214,8 +225,8 @@ def test_dist_launch_starts_on_a_free_port(tmp_path):
 def test_missing_relative_data_root_names_the_working_directory(
         tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    cfg = Config(dict(val_dataloader=dict(dataset=dict(
-        data_root='data/digits'))))
+    cfg = Config(
+        dict(val_dataloader=dict(dataset=dict(data_root='data/digits'))))
     with pytest.raises(FileNotFoundError) as info:
         check_data_root(cfg, 'val_dataloader')
     message = str(info.value)
@@ -274,11 +285,12 @@ def test_bare_build_of_mogazoo_modules_says_import_mogazoo():
     (tools/setup_env.sh) put mogazoo-registry-hint.pth."""
     assert installed_pth() == registry_hint.pth_line(), \
         'mogazoo-registry-hint.pth missing or stale: pip install -e .'
-    assert {name for _, _, name in BUILDS} <= set(
-        registry_hint.registered_names())
+    assert {name
+            for _, _, name in BUILDS} <= set(registry_hint.registered_names())
     proc = run([sys.executable, '-c', BUILD_ALL % (BUILDS, )])
-    lines = dict(line.split(' | ', 1) for line in proc.stdout.splitlines()
-                 if ' | ' in line)
+    lines = dict(
+        line.split(' | ', 1) for line in proc.stdout.splitlines()
+        if ' | ' in line)
     assert set(lines) == {name for _, _, name in BUILDS}, proc.stderr
     for name, message in lines.items():
         assert f'{name} is not in the' in message

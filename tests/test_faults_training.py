@@ -53,10 +53,15 @@ def last_checkpoint(work_dir):
 def cfg_for(root, data, work_dir, options=None, epochs=2, keep=3, **kwargs):
     """The digits config on tiny data with a tiny MogaNet (fast to train
     and to save), a checkpoint every epoch."""
-    cfg = tiny_cfg(f'{root}/{DIGITS_CFG}', data, work_dir, options,
-                   epochs=epochs, **kwargs)
-    cfg.model.backbone.arch = dict(embed_dims=[8, 16, 24, 32],
-                                   depths=[1, 1, 1, 1], ffn_ratios=[2] * 4)
+    cfg = tiny_cfg(
+        f'{root}/{DIGITS_CFG}',
+        data,
+        work_dir,
+        options,
+        epochs=epochs,
+        **kwargs)
+    cfg.model.backbone.arch = dict(
+        embed_dims=[8, 16, 24, 32], depths=[1, 1, 1, 1], ffn_ratios=[2] * 4)
     cfg.model.head.in_channels = 32
     cfg.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=keep)
     return cfg
@@ -99,7 +104,10 @@ class FaultsTestBreakWeights(Hook):
     def __init__(self, iteration):
         self.iteration = iteration
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         if runner.iter == self.iteration:
             runner.model.head.fc.bias.data[0] = math.nan
@@ -107,8 +115,9 @@ class FaultsTestBreakWeights(Hook):
 
 # configs -----------------------------------------------------------------
 def test_every_classification_config_checks_and_saves_atomically(root):
-    configs = [p for p in glob.glob(f'{root}/configs/*/*.py')
-               if '_base_' not in p]
+    configs = [
+        p for p in glob.glob(f'{root}/configs/*/*.py') if '_base_' not in p
+    ]
     assert len(configs) > 20
     for path in configs:
         hooks = Config.fromfile(path).default_hooks
@@ -129,15 +138,15 @@ def test_train_py_stops_a_diverged_run(root, digits_subset, tmp_path):
     """lr=1e6: the loss is NaN from the 2nd iteration. tools/train.py exits
     non-zero at that iteration, naming it and the loss, and writes no
     checkpoint (a NaN epoch_N.pth and best_*.pth before the check)."""
-    cfg = cfg_for(root, digits_subset, tmp_path / 'unused', epochs=3,
-                  validate=True)
+    cfg = cfg_for(
+        root, digits_subset, tmp_path / 'unused', epochs=3, validate=True)
     cfg.train_cfg.val_interval = 1
     cfg.default_hooks.checkpoint.save_best = 'auto'
     cfg.dump(str(tmp_path / 'cfg.py'))
     work_dir = tmp_path / 'work'
-    err = str(tool_exit('tools/train.py', tmp_path / 'cfg.py', '--work-dir',
-                        work_dir, '--cfg-options',
-                        'optim_wrapper.optimizer.lr=1e6'))
+    err = str(
+        tool_exit('tools/train.py', tmp_path / 'cfg.py', '--work-dir',
+                  work_dir, '--cfg-options', 'optim_wrapper.optimizer.lr=1e6'))
     assert err.startswith('train.py: error: Training diverged at '
                           'iteration 2 (epoch 1'), err
     assert 'loss=nan' in err and 'default_hooks.finite_check.enable=False' \
@@ -159,16 +168,17 @@ def test_late_divergence_keeps_the_good_checkpoints(root, digits_subset,
     """Two good epochs, then lr=1e6 from the third: the run stops in the
     third epoch; the two latest good checkpoints (max_keep_ckpts=2) and the
     best one are still there, finite, and last_checkpoint names epoch 2."""
-    cfg = cfg_for(root, digits_subset, tmp_path, epochs=4, keep=2,
-                  validate=True)
+    cfg = cfg_for(
+        root, digits_subset, tmp_path, epochs=4, keep=2, validate=True)
     cfg.train_cfg.val_interval = 1
     cfg.default_hooks.checkpoint.save_best = 'auto'
     cfg.custom_hooks.append(dict(type='FaultsTestHugeLR', epoch=2))
     with pytest.raises(TrainingDivergedError) as info:
         train(cfg)
-    assert re.match(r'Training diverged at iteration 6 \(epoch 3, batch '
-                    r'2/2\): non-finite loss: loss=(nan|inf)\. ',
-                    str(info.value)), info.value
+    assert re.match(
+        r'Training diverged at iteration 6 \(epoch 3, batch '
+        r'2/2\): non-finite loss: loss=(nan|inf)\. ',
+        str(info.value)), info.value
     names = checkpoints(tmp_path)
     assert 'epoch_1.pth' in names and 'epoch_2.pth' in names, names
     assert 'epoch_3.pth' not in names and 'epoch_4.pth' not in names, names
@@ -181,23 +191,33 @@ def test_late_divergence_keeps_the_good_checkpoints(root, digits_subset,
 
 
 def test_switch_turns_the_check_off(root, digits_subset, tmp_path):
-    cfg = cfg_for(root, digits_subset, tmp_path, options={
-        **HUGE_LR, 'default_hooks.finite_check.enable': False}, epochs=1)
+    cfg = cfg_for(
+        root,
+        digits_subset,
+        tmp_path,
+        options={
+            **HUGE_LR, 'default_hooks.finite_check.enable': False
+        },
+        epochs=1)
     runner, _, log = train(cfg)
     [hook] = [h for h in runner.hooks if isinstance(h, FiniteCheckHook)]
     assert hook.enable is False
     assert 'loss: nan' in log  # trained on, as before the check
     assert checkpoints(tmp_path) == ['epoch_1.pth']
-    assert nonfinite_tensors(load(tmp_path / 'epoch_1.pth')
-                             ['state_dict'].items())
+    assert nonfinite_tensors(
+        load(tmp_path / 'epoch_1.pth')['state_dict'].items())
 
 
 def test_grad_norm_checked_when_clipping(root, digits_subset, tmp_path):
     """An inf gradient in the 2nd iteration with clip_grad on: the run stops
     at that iteration, naming the gradient norm (the loss is still
     finite)."""
-    cfg = cfg_for(root, digits_subset, tmp_path, options={
-        'optim_wrapper.clip_grad': dict(max_norm=5.0)}, epochs=2)
+    cfg = cfg_for(
+        root,
+        digits_subset,
+        tmp_path,
+        options={'optim_wrapper.clip_grad': dict(max_norm=5.0)},
+        epochs=2)
     cfg.custom_hooks.append(dict(type='FaultsTestInfGrad', iteration=1))
     with pytest.raises(TrainingDivergedError) as info:
         train(cfg)
@@ -230,8 +250,8 @@ def test_grad_norm_not_checked_under_amp(monkeypatch):
     clip = dict(max_norm=1.0)
     amp = amp_optimizer_wrapper.AmpOptimWrapper(
         optimizer=torch.optim.SGD(params, lr=0.1), clip_grad=dict(clip))
-    plain = OptimWrapper(optimizer=torch.optim.SGD(params, lr=0.1),
-                         clip_grad=dict(clip))
+    plain = OptimWrapper(
+        optimizer=torch.optim.SGD(params, lr=0.1), clip_grad=dict(clip))
     unclipped = OptimWrapper(optimizer=torch.optim.SGD(params, lr=0.1))
     hook = FiniteCheckHook()
     assert not hook.grad_norm_checked(fake_runner(amp, 1.0)[0])
@@ -241,14 +261,17 @@ def test_grad_norm_not_checked_under_amp(monkeypatch):
         runner, outputs = fake_runner(wrapper, math.inf)
         hook.after_train_iter(runner, 3, outputs=outputs)
     runner, outputs = fake_runner(plain, math.inf)
-    with pytest.raises(TrainingDivergedError, match=r'iteration 7 \(epoch '
-                       r'2, batch 4/4\): non-finite gradient norm .*'
-                       r'loss=2.3, grad_norm=inf'):
+    with pytest.raises(
+            TrainingDivergedError,
+            match=r'iteration 7 \(epoch '
+            r'2, batch 4/4\): non-finite gradient norm .*'
+            r'loss=2.3, grad_norm=inf'):
         hook.after_train_iter(runner, 3, outputs=outputs)
     # a NaN loss stops under AMP too
     runner, outputs = fake_runner(amp, 1.0, loss=math.nan)
-    with pytest.raises(TrainingDivergedError, match='non-finite loss: '
-                       'loss=nan'):
+    with pytest.raises(
+            TrainingDivergedError, match='non-finite loss: '
+            'loss=nan'):
         hook.after_train_iter(runner, 3, outputs=outputs)
 
 
@@ -257,12 +280,12 @@ def test_no_checkpoint_with_nan_weights(root, digits_subset, tmp_path):
     shown it yet) are refused before the checkpoint hook saves them, and a
     checkpoint handed to ``before_save_checkpoint`` with a NaN is too."""
     cfg = cfg_for(root, digits_subset, tmp_path, epochs=3)
-    cfg.custom_hooks.append(dict(type='FaultsTestBreakWeights',
-                                 iteration=3))
-    with pytest.raises(TrainingDivergedError,
-                       match=r'diverged after iteration 4 \(epoch 2\): 1 '
-                       r'tensor\(s\) of the model hold NaN/inf after the '
-                       r'epoch: head.fc.bias\. '):
+    cfg.custom_hooks.append(dict(type='FaultsTestBreakWeights', iteration=3))
+    with pytest.raises(
+            TrainingDivergedError,
+            match=r'diverged after iteration 4 \(epoch 2\): 1 '
+            r'tensor\(s\) of the model hold NaN/inf after the '
+            r'epoch: head.fc.bias\. '):
         train(cfg)
     assert checkpoints(tmp_path) == ['epoch_1.pth']
     assert_finite(tmp_path / 'epoch_1.pth')
@@ -271,8 +294,10 @@ def test_no_checkpoint_with_nan_weights(root, digits_subset, tmp_path):
     runner = fake_runner(None, 1.0)[0]
     state = {f'w{i}': torch.full((2, ), math.inf) for i in range(4)}
     state['steps'] = torch.tensor(3)  # integer buffers are not checked
-    with pytest.raises(TrainingDivergedError, match=r'4 tensor\(s\) .* '
-                       r'checkpoint about to be saved: w0, w1 and 2 more'):
+    with pytest.raises(
+            TrainingDivergedError,
+            match=r'4 tensor\(s\) .* '
+            r'checkpoint about to be saved: w0, w1 and 2 more'):
         hook.before_save_checkpoint(runner, dict(state_dict=state))
 
 
@@ -301,8 +326,8 @@ def test_interrupted_save_keeps_the_complete_checkpoints(
     best whose write dies leaves the previous best."""
 
     def cfg_2_epochs():
-        cfg = cfg_for(root, digits_subset, tmp_path, epochs=2, keep=1,
-                      validate=True)
+        cfg = cfg_for(
+            root, digits_subset, tmp_path, epochs=2, keep=1, validate=True)
         cfg.train_cfg.val_interval = 1
         cfg.default_hooks.checkpoint.save_best = 'auto'
         return cfg
@@ -341,12 +366,11 @@ def test_interrupted_save_keeps_the_complete_checkpoints(
         hook._save_best_checkpoint(runner, {'accuracy/top1': 1000.0})
     assert osp.isfile(old_best)
     assert_finite(old_best)
-    assert [n for n in checkpoints(tmp_path) if n.startswith('best_')] == [
-        osp.basename(old_best)]
+    assert [n for n in checkpoints(tmp_path)
+            if n.startswith('best_')] == [osp.basename(old_best)]
 
 
-def test_same_files_as_mmengine_checkpoint_hook(root, digits_subset,
-                                                tmp_path):
+def test_same_files_as_mmengine_checkpoint_hook(root, digits_subset, tmp_path):
     """The options of mmengine's CheckpointHook give the same files (and
     the same last_checkpoint) with the atomic hook. (``by_epoch=True``,
     the default, is what the other tests use.)"""
@@ -357,12 +381,17 @@ def test_same_files_as_mmengine_checkpoint_hook(root, digits_subset,
                             ('AtomicCheckpointHook', 'AtomicCheckpointHook')):
         work_dir = tmp_path / hook / 'work'
         out = str(tmp_path / hook / 'out')
-        opts = dict(by_epoch=False, interval=1, max_keep_ckpts=1,
-                    save_best='auto', rule='greater', save_last=True,
-                    filename_tmpl='ckpt_{}.pth', out_dir=out,
-                    published_keys=['meta', 'state_dict'])
-        cfg = cfg_for(root, digits_subset, work_dir, epochs=1,
-                      validate=True)
+        opts = dict(
+            by_epoch=False,
+            interval=1,
+            max_keep_ckpts=1,
+            save_best='auto',
+            rule='greater',
+            save_last=True,
+            filename_tmpl='ckpt_{}.pth',
+            out_dir=out,
+            published_keys=['meta', 'state_dict'])
+        cfg = cfg_for(root, digits_subset, work_dir, epochs=1, validate=True)
         cfg.randomness = dict(seed=0, deterministic=False)
         cfg.train_cfg.val_interval = 1
         cfg.default_hooks.checkpoint = dict(type=hook_type, **opts)
@@ -370,19 +399,21 @@ def test_same_files_as_mmengine_checkpoint_hook(root, digits_subset,
         [used] = [h for h in runner.hooks if isinstance(h, CheckpointHook)]
         assert type(used).__name__ == hook
         found = sorted(
-            osp.relpath(p, tmp_path / hook) for p in glob.glob(
-                f'{out}/**/*.pth', recursive=True))
+            osp.relpath(p, tmp_path / hook)
+            for p in glob.glob(f'{out}/**/*.pth', recursive=True))
         # published names carry a hash of the contents (a time stamp in meta)
-        found = [p.rsplit('-', 1)[0] + '-HASH.pth' if '-' in osp.basename(p)
-                 else p for p in found]
-        files[hook] = (found, osp.relpath(last_checkpoint(work_dir),
-                                          tmp_path / hook))
+        found = [
+            p.rsplit('-', 1)[0] + '-HASH.pth' if '-' in osp.basename(p) else p
+            for p in found
+        ]
+        files[hook] = (found,
+                       osp.relpath(last_checkpoint(work_dir), tmp_path / hook))
         assert not glob.glob(f'{out}/**/*.tmp', recursive=True)
     assert files['AtomicCheckpointHook'] == files['CheckpointHook']
     # 2 iterations: ckpt_1 saved, then dropped for ckpt_2 (max_keep_ckpts);
     # the best after validation; both published
     assert files['CheckpointHook'] == ([
         'out/work/best_accuracy_top1_ckpt_2-HASH.pth',
-        'out/work/best_accuracy_top1_ckpt_2.pth',
-        'out/work/ckpt_2-HASH.pth', 'out/work/ckpt_2.pth'],
-        'out/work/ckpt_2.pth'), files
+        'out/work/best_accuracy_top1_ckpt_2.pth', 'out/work/ckpt_2-HASH.pth',
+        'out/work/ckpt_2.pth'
+    ], 'out/work/ckpt_2.pth'), files

@@ -31,8 +31,7 @@ def converted(root, tmp_path_factory):
             v = v.abs() if k.endswith('running_var') else v
         state[k] = v
     path = str(tmp_path_factory.mktemp('ckpt') / 'moganet-xtiny_in1k.pth')
-    save_checkpoint({'meta': {'converter': 'test'}, 'state_dict': state},
-                    path)
+    save_checkpoint({'meta': {'converter': 'test'}, 'state_dict': state}, path)
     return path, state
 
 
@@ -64,20 +63,21 @@ def test_head_only_keeps_the_backbone_bit_identical(root, digits_subset,
         {'model.backbone.init_cfg.checkpoint': ckpt}, ref)
     # not changed at all: weights and BatchNorm statistics
     assert_equal(rec.after, ref, keys)
-    assert not any(p.requires_grad
-                   for p in runner.model.backbone.parameters())
+    assert not any(p.requires_grad for p in runner.model.backbone.parameters())
     assert f'MogaNet: 703 of 703 tensors loaded from {ckpt}' in log
 
 
-def test_freeze_first_two_stages_with_load_from(root, digits_subset,
-                                                converted, tmp_path):
+def test_freeze_first_two_stages_with_load_from(root, digits_subset, converted,
+                                                tmp_path):
     ckpt, ref = converted
     _, rec, log, keys = finetune(f'{root}/{FREEZE2_CFG}', digits_subset,
                                  tmp_path, {'load_from': ckpt}, ref)
     # backbone.{patch_embeds,stages,norms}.<stage>.*
     frozen = [k for k in keys if k.split('.')[2] in ('0', '1')]
-    trained = [k for k in keys if k.split('.')[2] in ('2', '3')
-               and 'num_batches' not in k]
+    trained = [
+        k for k in keys
+        if k.split('.')[2] in ('2', '3') and 'num_batches' not in k
+    ]
     assert len(frozen) > 50 and len(trained) > 100
     assert_equal(rec.after, ref, frozen)
     changed = [k for k in trained if not torch.equal(rec.after[k], ref[k])]
@@ -94,6 +94,8 @@ def test_num_classes_mismatch_stops_before_training(root, digits_subset,
         'model.backbone.init_cfg.checkpoint': ckpt,
         'model.head.num_classes': 7
     })
-    with pytest.raises(ValueError, match=r'has 10 classes .* set '
-                       r'model.head.num_classes=10'):
+    with pytest.raises(
+            ValueError,
+            match=r'has 10 classes .* set '
+            r'model.head.num_classes=10'):
         train(cfg)

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import torch
 from mmpretrain.apis import ModelHub
+from test_faults import build, convert_with_tool, logits, official_checkpoint
 
 import mogazoo
 from mogazoo import hub
 from mogazoo.utils.checkpoint_fit import CheckpointMismatchError
-from test_faults import build, convert_with_tool, logits, official_checkpoint
 
 NAMES = {  # family: (model name, input size)
     'MogaNet': ('moganet-xtiny_8xb128_in1k', 64),
@@ -186,9 +186,11 @@ def test_pretrained_url_converted_cached(family, server, official, home):
     ref = logits(official[family][1], size)
     model = mmpretrain.get_model(name, pretrained=url)
     assert torch.equal(logits(model, size), ref)
-    assert cached(home) == [f'{family.lower()}_official.mogazoo.pth',
-                            f'{family.lower()}_official.pth.tar',
-                            f'{family.lower()}_official.pth.tar.sha256']
+    assert cached(home) == [
+        f'{family.lower()}_official.mogazoo.pth',
+        f'{family.lower()}_official.pth.tar',
+        f'{family.lower()}_official.pth.tar.sha256'
+    ]
     # later calls: the converted cache, no network
     seen = len(server.requests)
     del server.files[osp.basename(url)]
@@ -212,10 +214,10 @@ def test_pretrained_true_checks_the_metafile_hash(server, official, home,
     assert cached(home) == []  # nothing kept
     monkeypatch.setitem(entry, 'sha256', good)
     model = mmpretrain.get_model(name, pretrained=True)
-    assert torch.equal(logits(model, size),
-                       logits(official['MogaNet'][1], size))
-    assert torch.equal(logits(mogazoo.get_model(name, True), size),
-                       logits(model, size))
+    assert torch.equal(
+        logits(model, size), logits(official['MogaNet'][1], size))
+    assert torch.equal(
+        logits(mogazoo.get_model(name, True), size), logits(model, size))
 
 
 def test_truncated_download_resumes(server, official, home):
@@ -228,8 +230,7 @@ def test_truncated_download_resumes(server, official, home):
     model = mmpretrain.get_model(name, pretrained=url)
     assert server.requests[-1][1] == \
         f'bytes={len(official["DGMN2"][0]) // 2}-'  # resumed
-    assert torch.equal(logits(model, size),
-                       logits(official['DGMN2'][1], size))
+    assert torch.equal(logits(model, size), logits(official['DGMN2'][1], size))
 
 
 def test_corrupt_partial_download_is_deleted(server, official, home):
@@ -312,32 +313,47 @@ def test_mim_sees_the_installed_package(root, tmp_path, digits_subset):
     pytest.importorskip('mim')
     target = tmp_path / 'site'
     env = dict(os.environ, PYTHONPATH=str(target), OMP_NUM_THREADS='1')
-    subprocess.run(
-        [sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
-         '--no-build-isolation', '--target', str(target), root],
-        check=True, cwd=tmp_path, env=env)
+    subprocess.run([
+        sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
+        '--no-build-isolation', '--target',
+        str(target), root
+    ],
+                   check=True,
+                   cwd=tmp_path,
+                   env=env)
     mim_root = target / 'mogazoo' / '.mim'
     assert (mim_root / 'model-index.yml').is_file()
     assert (mim_root / 'tools' / 'train.py').is_file()
     assert not (target / 'tools').exists()  # no stray top-level package
     mim = [sys.executable, '-m', 'mim']
-    out = subprocess.run(mim + ['search', 'mogazoo', '--model', 'moganet'],
-                         check=True, capture_output=True, text=True,
-                         cwd=tmp_path, env=env).stdout
+    out = subprocess.run(
+        mim + ['search', 'mogazoo', '--model', 'moganet'],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env).stdout
     for name in mogazoo.list_models('*moganet*'):
         assert f'config id: {name}' in out
-    data = [f'{s}_dataloader.dataset.data_root={digits_subset}'
-            for s in ('train', 'val', 'test')]
+    data = [
+        f'{s}_dataloader.dataset.data_root={digits_subset}'
+        for s in ('train', 'val', 'test')
+    ]
     run = subprocess.run(
-        mim + ['train', 'mogazoo', 'moganet-xtiny_1xb64_digits.py',
-               '--gpus', '0', '--work-dir', str(tmp_path / 'wd'),
-               '--cfg-options', *data, 'train_cfg.max_epochs=1',
-               'train_dataloader.batch_size=100',
-               'train_dataloader.num_workers=0',
-               'train_dataloader.persistent_workers=False',
-               'val_dataloader.num_workers=0',
-               'val_dataloader.persistent_workers=False'],
-        capture_output=True, text=True, cwd=tmp_path, env=env)
+        mim + [
+            'train', 'mogazoo', 'moganet-xtiny_1xb64_digits.py', '--gpus', '0',
+            '--work-dir',
+            str(tmp_path / 'wd'), '--cfg-options', *data,
+            'train_cfg.max_epochs=1', 'train_dataloader.batch_size=100',
+            'train_dataloader.num_workers=0',
+            'train_dataloader.persistent_workers=False',
+            'val_dataloader.num_workers=0',
+            'val_dataloader.persistent_workers=False'
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert str(mim_root / 'tools' / 'train.py') in run.stdout
     assert (tmp_path / 'wd' / 'epoch_1.pth').is_file()

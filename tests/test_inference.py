@@ -19,9 +19,11 @@ CONFIG = f'configs/moganet/{NAME}.py'
 
 
 def digits_model(data_root, checkpoint=None, **opts):
-    return mogazoo.get_model(NAME, checkpoint,
-                             test_dataloader=dict(dataset=dict(
-                                 data_root=data_root)), **opts)
+    return mogazoo.get_model(
+        NAME,
+        checkpoint,
+        test_dataloader=dict(dataset=dict(data_root=data_root)),
+        **opts)
 
 
 @pytest.fixture(scope='module')
@@ -51,11 +53,13 @@ def test_get_model_by_name_and_by_path(root, digits_subset):
     assert by_name.dataset_meta == {'classes': folders}
     # the digits config names its classes: known without the data
     assert digits_model('/no/such/folder').dataset_meta == {
-        'classes': tuple('0123456789')}
-    folder_cfg = osp.join(root, 'configs/custom/'
-                          'moganet-xtiny_ft-head_image-folder.py')
-    no_data = mogazoo.get_model(folder_cfg, **{
-        'test_dataloader.dataset.data_root': '/no/such/folder'})
+        'classes': tuple('0123456789')
+    }
+    folder_cfg = osp.join(
+        root, 'configs/custom/'
+        'moganet-xtiny_ft-head_image-folder.py')
+    no_data = mogazoo.get_model(
+        folder_cfg, **{'test_dataloader.dataset.data_root': '/no/such/folder'})
     assert no_data.dataset_meta == {}
     assert NAME in mogazoo.list_models('xtiny')
     assert all('_base_' not in n for n in mogazoo.list_models())
@@ -66,8 +70,15 @@ def test_checkpoint_round_trip(digits_subset, image, tmp_path):
     model = digits_model(digits_subset)
     classes = [f'digit-{i}' for i in range(10)]
     ckpt = str(tmp_path / 'model.pth')
-    save_checkpoint({'state_dict': model.state_dict(),
-                     'meta': {'dataset_meta': {'classes': classes}}}, ckpt)
+    save_checkpoint(
+        {
+            'state_dict': model.state_dict(),
+            'meta': {
+                'dataset_meta': {
+                    'classes': classes
+                }
+            }
+        }, ckpt)
     torch.manual_seed(2)
     fresh = digits_model(digits_subset)
     loaded = digits_model(digits_subset, ckpt)
@@ -76,7 +87,8 @@ def test_checkpoint_round_trip(digits_subset, image, tmp_path):
     got = mogazoo.inference_model(loaded, image, topk=10)
     assert [p['label'] for p in got] == [p['label'] for p in want]
     np.testing.assert_allclose([p['score'] for p in got],
-                               [p['score'] for p in want], rtol=1e-6)
+                               [p['score'] for p in want],
+                               rtol=1e-6)
     assert got[0]['class_name'] == classes[got[0]['label']]
     # the weights come from the checkpoint, not from the build
     assert mogazoo.inference_model(fresh, image, 10) != got
@@ -104,8 +116,9 @@ def test_path_and_bgr_array_agree(digits_subset, color_image):
     assert mogazoo.inference_model(model, rgb, topk=10) != from_path
 
 
-@pytest.mark.parametrize('case', ['name', 'config', 'checkpoint', 'mismatch',
-                                  'image', 'array', 'topk'])
+@pytest.mark.parametrize(
+    'case',
+    ['name', 'config', 'checkpoint', 'mismatch', 'image', 'array', 'topk'])
 def test_bad_inputs_name_the_culprit(case, digits_subset, image, tmp_path):
     if case == 'name':
         with pytest.raises(ValueError, match=f'moganet-xtiny_digits.*{NAME}'):
@@ -118,11 +131,10 @@ def test_bad_inputs_name_the_culprit(case, digits_subset, image, tmp_path):
             mogazoo.get_model(NAME, str(tmp_path / 'missing.pth'))
     elif case == 'mismatch':
         ckpt = str(tmp_path / 'ten.pth')
-        save_checkpoint({'state_dict': digits_model(digits_subset)
-                         .state_dict()}, ckpt)
+        save_checkpoint(
+            {'state_dict': digits_model(digits_subset).state_dict()}, ckpt)
         with pytest.raises(RuntimeError, match='(?s)ten.pth.*head.fc.weight'):
-            mogazoo.get_model(NAME, ckpt, model=dict(head=dict(
-                num_classes=5)))
+            mogazoo.get_model(NAME, ckpt, model=dict(head=dict(num_classes=5)))
     else:
         model = digits_model(digits_subset)
         if case == 'image':
@@ -136,8 +148,7 @@ def test_bad_inputs_name_the_culprit(case, digits_subset, image, tmp_path):
                 mogazoo.inference_model(model, image, topk=0)
 
 
-def test_image_demo(root, digits_subset, image, tmp_path, monkeypatch,
-                    capsys):
+def test_image_demo(root, digits_subset, image, tmp_path, monkeypatch, capsys):
     torch.manual_seed(0)
     model = digits_model(digits_subset)
     ckpt = str(tmp_path / 'model.pth')
@@ -146,8 +157,8 @@ def test_image_demo(root, digits_subset, image, tmp_path, monkeypatch,
         'image_demo.py', image, NAME, '--checkpoint', ckpt, '--topk', '2',
         '--cfg-options', f'test_dataloader.dataset.data_root={digits_subset}'
     ])
-    runpy.run_path(osp.join(root, 'demo', 'image_demo.py'),
-                   run_name='__main__')
+    runpy.run_path(
+        osp.join(root, 'demo', 'image_demo.py'), run_name='__main__')
     want = mogazoo.inference_model(model, image, topk=2)
     assert capsys.readouterr().out.strip().splitlines() == [
         f"{i}. label {p['label']} ({p['class_name']}): {p['score']:.4f}"

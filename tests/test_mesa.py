@@ -17,15 +17,22 @@ from mogazoo.utils import load_config
 from runner_utils import tiny_cfg
 
 DIGITS_CFG = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
-MIXUP = {'model.train_cfg': dict(augments=dict(type='Mixup', alpha=0.8)),
-         'model.backbone.drop_path_rate': 0.0}
+MIXUP = {
+    'model.train_cfg': dict(augments=dict(type='Mixup', alpha=0.8)),
+    'model.backbone.drop_path_rate': 0.0
+}
 
 
 def classifier_and_batch(root, digits_subset):
     """MogaNet-XT of the digits config with Mixup, and a batch of 8 digits
     at 32x32 as the data loader gives it."""
-    cfg = tiny_cfg(f'{root}/{DIGITS_CFG}', digits_subset, '/tmp', MIXUP,
-                   batch_size=8, samples=(8, 8))
+    cfg = tiny_cfg(
+        f'{root}/{DIGITS_CFG}',
+        digits_subset,
+        '/tmp',
+        MIXUP,
+        batch_size=8,
+        samples=(8, 8))
     torch.manual_seed(0)
     # as the Runner does: the top-level data_preprocessor goes to the model
     cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
@@ -72,11 +79,11 @@ def test_loss_is_the_official_kd_of_the_ema_teacher_on_the_mixed_batch(
     with torch.no_grad():
         t = teacher(inputs, mode='tensor')
     kl = torch.nn.KLDivLoss(reduction='batchmean')
-    expect = 0.7 * 50.0 * kl(F.log_softmax(student / 3, dim=1),
-                             F.softmax(t / 3, dim=1))
+    expect = 0.7 * 50.0 * kl(
+        F.log_softmax(student / 3, dim=1), F.softmax(t / 3, dim=1))
     assert expect > 1e-3  # the teacher differs from the student
-    torch.testing.assert_close(losses['loss_mesa'], expect, rtol=1e-5,
-                               atol=1e-7)
+    torch.testing.assert_close(
+        losses['loss_mesa'], expect, rtol=1e-5, atol=1e-7)
 
     # gradients reach the student through loss_mesa, never the teacher
     losses['loss_mesa'].backward()
@@ -96,8 +103,7 @@ def test_needs_an_ema_hook_and_sane_arguments(root, digits_subset):
     with pytest.raises(RuntimeError, match='MESAHook needs an EMAHook'):
         MESAHook(weight=0.1).before_train(fake_runner(model, []))
     with pytest.raises(TypeError, match='MESAHook needs a classifier'):
-        MESAHook(weight=0.1).before_train(
-            fake_runner(model, [EMAHook()]))
+        MESAHook(weight=0.1).before_train(fake_runner(model, [EMAHook()]))
     for bad in (dict(weight=0), dict(weight=1, start_ratio=1.0),
                 dict(weight=1, temperature=0)):
         with pytest.raises(ValueError, match='MESAHook'):
@@ -111,15 +117,23 @@ def test_progress_by_epoch_and_by_iteration():
     iter_loop = IterBasedTrainLoop.__new__(IterBasedTrainLoop)
     seen = []
     for epoch in range(8):  # official: epoch / epochs > ratio
-        hook.before_train_iter(SimpleNamespace(
-            train_loop=epoch_loop, epoch=epoch, max_epochs=8, iter=0,
-            max_iters=1), 0)
+        hook.before_train_iter(
+            SimpleNamespace(
+                train_loop=epoch_loop,
+                epoch=epoch,
+                max_epochs=8,
+                iter=0,
+                max_iters=1), 0)
         seen.append(hook.active)
     assert seen == [False, False, False, True, True, True, True, True]
     for it, on in ((0, False), (250, False), (251, True)):
-        hook.before_train_iter(SimpleNamespace(
-            train_loop=iter_loop, iter=it, max_iters=1000, epoch=0,
-            max_epochs=1), 0)
+        hook.before_train_iter(
+            SimpleNamespace(
+                train_loop=iter_loop,
+                iter=it,
+                max_iters=1000,
+                epoch=0,
+                max_epochs=1), 0)
         assert hook.active is on
 
 
@@ -129,15 +143,24 @@ class LossKeys(Hook):
     def __init__(self):
         self.keys = []
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         self.keys.append((runner.epoch, sorted(outputs)))
 
 
 def test_runs_in_a_runner_from_half_of_the_epochs(root, digits_subset,
                                                   tmp_path):
-    cfg = tiny_cfg(f'{root}/{DIGITS_CFG}', digits_subset, tmp_path, MIXUP,
-                   epochs=4, batch_size=8, samples=(16, 8))
+    cfg = tiny_cfg(
+        f'{root}/{DIGITS_CFG}',
+        digits_subset,
+        tmp_path,
+        MIXUP,
+        epochs=4,
+        batch_size=8,
+        samples=(16, 8))
     cfg.custom_hooks = [
         dict(type='EMAHook', momentum=0.1, priority='ABOVE_NORMAL'),
         dict(type='MESAHook', weight=0.5, start_ratio=0.5),
@@ -147,20 +170,27 @@ def test_runs_in_a_runner_from_half_of_the_epochs(root, digits_subset,
     runner.register_hook(keys)
     runner.train()
     # 2 iterations an epoch; on from epoch 3 (2 / 4 is not > 0.5)
-    assert [k for k in keys.keys] == [
-        (e, ['loss', 'loss_mesa'] if e == 3 else ['loss'])
-        for e in range(4) for _ in range(2)]
+    assert [k for k in keys.keys
+            ] == [(e, ['loss', 'loss_mesa'] if e == 3 else ['loss'])
+                  for e in range(4) for _ in range(2)]
     model = runner.model
     assert 'loss' not in vars(model)  # unwrapped after training
     assert not any('mesa' in k for k in model.state_dict())
-    ckpt = torch.load(osp.join(runner.work_dir, 'epoch_4.pth'),
-                      map_location='cpu', weights_only=False)
+    ckpt = torch.load(
+        osp.join(runner.work_dir, 'epoch_4.pth'),
+        map_location='cpu',
+        weights_only=False)
     assert set(ckpt['state_dict']) == set(model.state_dict())
 
 
-@pytest.mark.parametrize('path', sorted(glob.glob(
-    osp.join(osp.dirname(osp.dirname(__file__)),
-             'configs/fastervit/*_in1k.py'))), ids=osp.basename)
+@pytest.mark.parametrize(
+    'path',
+    sorted(
+        glob.glob(
+            osp.join(
+                osp.dirname(osp.dirname(__file__)),
+                'configs/fastervit/*_in1k.py'))),
+    ids=osp.basename)
 def test_fastervit_configs_apply_the_official_mesa(path):
     # TRAINING.md: --mesa 0.1 / 0.2 / 0.5 / 0.5 / 5.0 / 5.0 / 5.0 for 0-6,
     # FasterViT-3 from 30 % of the epochs (its yaml); 21K fine-tunes and the

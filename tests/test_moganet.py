@@ -17,12 +17,13 @@ OFFICIAL = [
 
 
 def classifier(arch, dims, **kwargs):
-    return build_classifier(dict(
-        type='ImageClassifier',
-        backbone=dict(type='MogaNet', arch=arch, **kwargs),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=1000,
-                  in_channels=dims[-1])))
+    return build_classifier(
+        dict(
+            type='ImageClassifier',
+            backbone=dict(type='MogaNet', arch=arch, **kwargs),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(
+                type='LinearClsHead', num_classes=1000, in_channels=dims[-1])))
 
 
 @pytest.mark.parametrize('arch,params,dims', OFFICIAL)
@@ -46,7 +47,8 @@ def test_stage_outputs(arch, _, dims):
     with torch.no_grad():
         outs = model(torch.randn(2, 3, 96, 128))
     assert [tuple(o.shape) for o in outs] == [
-        (2, dims[i], 96 // 4 // 2**i, 128 // 4 // 2**i) for i in range(4)]
+        (2, dims[i], 96 // 4 // 2**i, 128 // 4 // 2**i) for i in range(4)
+    ]
 
 
 def test_custom_arch():
@@ -73,10 +75,10 @@ def test_force_fp32_gating_changes_function_like_official():
     ('moganet-small_8xb128_in1k.py', 4.97),
 ])
 def test_flops_match_published(config, published, root):
-    from mogazoo.utils.flops import count_flops as count
     from mogazoo.utils import load_config
-    _, flops = count(load_config(f'{root}/configs/moganet/{config}'),
-                     (224, 224))
+    from mogazoo.utils.flops import count_flops as count
+    _, flops = count(
+        load_config(f'{root}/configs/moganet/{config}'), (224, 224))
     # fvcore-style counting (multiply-adds of convs and linears, norms and
     # pools) gives the same number on the official model; the published
     # table rounds it up by at most 2 %

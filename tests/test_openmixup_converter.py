@@ -52,9 +52,10 @@ URL = ('https://github.com/Westlake-AI/openmixup/releases/download/'
        'moganet-in1k-weights/moga_tiny_deit3_sz256_lr2e_3_8xb128_fp16_'
        'ep300.pth')
 #: OpenMixup's arch_zoo['tiny']
-TINY = dict(embed_dims=[32, 64, 128, 256], depths=[3, 3, 12, 2],
-            ffn_ratios=[8, 8, 4, 4])
-
+TINY = dict(
+    embed_dims=[32, 64, 128, 256],
+    depths=[3, 3, 12, 2],
+    ffn_ratios=[8, 8, 4, 4])
 
 # --------------------------------------- the OpenMixup layout, from source
 
@@ -139,8 +140,8 @@ def with_ema(state, seed=1):
     g = torch.Generator().manual_seed(seed)
     out = OrderedDict(state)
     for key, value in state.items():
-        if key.endswith(('running_mean', 'running_var',
-                         'num_batches_tracked')):
+        stats = ('running_mean', 'running_var', 'num_batches_tracked')
+        if key.endswith(stats):
             continue
         out['ema_' + key.replace('.', '_')] = \
             value + 0.01 * torch.randn(value.shape, generator=g)
@@ -151,17 +152,33 @@ def released(state):
     """As mmcv 1.x's EpochBasedRunner.save_checkpoint writes it."""
     meta = dict(
         env_info='sys.platform: linux\nPyTorch: 1.10.0',
-        config="model = dict(type='MixUpClassification', ...)", seed=0,
+        config="model = dict(type='MixUpClassification', ...)",
+        seed=0,
         exp_name='moga_tiny_deit3_sz256_lr2e_3_8xb128_fp16_ep300.py',
-        mmcv_version='1.4.7', time='Thu Dec  1 22:38:33 2022', epoch=300,
+        mmcv_version='1.4.7',
+        time='Thu Dec  1 22:38:33 2022',
+        epoch=300,
         iter=375300,
-        fp16=dict(loss_scaler=dict(scale=65536.0, growth_factor=2.0,
-                                   backoff_factor=0.5, growth_interval=2000,
-                                   _growth_tracker=0)))
-    return dict(meta=meta, state_dict=state,
-                optimizer=dict(state={}, param_groups=[dict(
-                    lr=1e-6, betas=(0.9, 0.999), weight_decay=0.04,
-                    eps=1e-8, params=[0, 1])]))
+        fp16=dict(
+            loss_scaler=dict(
+                scale=65536.0,
+                growth_factor=2.0,
+                backoff_factor=0.5,
+                growth_interval=2000,
+                _growth_tracker=0)))
+    return dict(
+        meta=meta,
+        state_dict=state,
+        optimizer=dict(
+            state={},
+            param_groups=[
+                dict(
+                    lr=1e-6,
+                    betas=(0.9, 0.999),
+                    weight_decay=0.04,
+                    eps=1e-8,
+                    params=[0, 1])
+            ]))
 
 
 def official_path(state):
@@ -214,8 +231,10 @@ def run_tool(root, argv):
 
 def test_openmixup_layout_loads_strictly_with_official_logits(tstar):
     state = tstar['state']
-    converted = convert_moganet_openmixup(
-        {f'module.{k}': v for k, v in state.items()})
+    converted = convert_moganet_openmixup({
+        f'module.{k}': v
+        for k, v in state.items()
+    })
     # convert_moganet reads both layouts
     assert list(convert_moganet(state)) == list(converted)
     assert len(converted) == len(state)
@@ -243,11 +262,11 @@ def test_tool_converts_the_openmixup_file(tstar, root, tmp_path, capsys):
     assert torch.equal(logits_of(model, tstar), tstar['logits'])
     # the tool writes what the in-memory path gives
     with mock.patch('mogazoo.converters.auto.print_log'):
-        expect = convert_if_official(torch.load(src, weights_only=False),
-                                     str(src))['state_dict']
+        expect = convert_if_official(
+            torch.load(src, weights_only=False), str(src))['state_dict']
     assert list(written['state_dict']) == list(expect)
-    assert all(torch.equal(written['state_dict'][k], v)
-               for k, v in expect.items())
+    assert all(
+        torch.equal(written['state_dict'][k], v) for k, v in expect.items())
 
 
 def test_in_memory_load_and_get_model(tstar, root, tmp_path):
@@ -294,8 +313,8 @@ def test_openmixup_ema_buffers(tstar, root, tmp_path):
     torch.save(released(ema_state), src)
     plain = convert_moganet(ema_state)
     assert list(plain) == list(convert_moganet(state))
-    assert all(torch.equal(plain[k], v)
-               for k, v in convert_moganet(state).items())
+    assert all(
+        torch.equal(plain[k], v) for k, v in convert_moganet(state).items())
     with mock.patch('mogazoo.converters.auto.print_log') as log:
         ckpt = _load_checkpoint(str(src), map_location='cpu')
     assert 'ema_*, dropped: convert with --ema' in log.call_args[0][0]
@@ -313,14 +332,12 @@ def test_openmixup_ema_buffers(tstar, root, tmp_path):
     expect = convert_moganet(swapped)
     assert list(written) == list(expect)
     assert all(torch.equal(written[k], v) for k, v in expect.items())
-    assert torch.equal(
-        written['backbone.stages.0.0.layer_scale_1.scale'],
-        ema_state['ema_backbone_blocks1_0_layer_scale_1'])
+    assert torch.equal(written['backbone.stages.0.0.layer_scale_1.scale'],
+                       ema_state['ema_backbone_blocks1_0_layer_scale_1'])
     build(tstar).load_state_dict(written, strict=True)
 
 
-def test_what_is_not_an_openmixup_classifier_is_refused(tstar, root,
-                                                        tmp_path):
+def test_what_is_not_an_openmixup_classifier_is_refused(tstar, root, tmp_path):
     state = tstar['state']
     # AutoMix's mix block, a momentum encoder, another head's layers
     for extra in ('mix_block.query.conv.weight', 'backbone_k.norm4.weight',
@@ -333,22 +350,25 @@ def test_what_is_not_an_openmixup_classifier_is_refused(tstar, root,
     bad['mix_block.query.conv.weight'] = torch.zeros(1)
     path = tmp_path / 'automix.pth'
     torch.save(released(bad), path)
-    with pytest.raises(RuntimeError, match=r"OpenMixup's MogaNet classifier "
-                       r'layout but cannot be converted .*mix_block.*'
-                       r'moganet_to_mogazoo\.py'):
+    with pytest.raises(
+            RuntimeError,
+            match=r"OpenMixup's MogaNet classifier "
+            r'layout but cannot be converted .*mix_block.*'
+            r'moganet_to_mogazoo\.py'):
         _load_checkpoint(str(path))
     with pytest.raises(SystemExit, match='mix_block'):
         run_tool(root, [path, tmp_path / 'x.pth'])
     assert not (tmp_path / 'x.pth').exists()
     # the det/seg converter still refuses a classifier, pointing here
-    with pytest.raises(ValueError, match=r'classifier .*'
-                       r'moganet_to_mogazoo\.py'):
+    with pytest.raises(
+            ValueError, match=r'classifier .*'
+            r'moganet_to_mogazoo\.py'):
         convert_moganet_downstream(state)
     det_tool = f'{root}/tools/model_converters/moganet_det_to_mogazoo.py'
     src = tmp_path / 'tstar.pth'
     torch.save(released(state), src)
-    with mock.patch.object(sys, 'argv', [det_tool, str(src),
-                                         str(tmp_path / 'x.pth')]):
+    argv = [det_tool, str(src), str(tmp_path / 'x.pth')]
+    with mock.patch.object(sys, 'argv', argv):
         with pytest.raises(SystemExit, match='moganet_to_mogazoo.py'):
             runpy.run_path(det_tool, run_name='__main__')
     # a mogazoo checkpoint is left alone

@@ -59,12 +59,14 @@ def test_moganet_tiny_star_follows_openmixup(root):
     assert cfg.model.backbone.arch == 'tiny'
     assert cfg.model.backbone.drop_path_rate == 0.1
     assert cfg.model.backbone.attn_force_fp32
-    assert [(a.type, a.alpha) for a in cfg.model.train_cfg.augments] == [
-        ('Mixup', 0.1), ('CutMix', 1.0)]
+    assert [(a.type, a.alpha)
+            for a in cfg.model.train_cfg.augments] == [('Mixup', 0.1),
+                                                       ('CutMix', 1.0)]
     assert cfg.model.head.loss.type == 'LabelSmoothLoss'
     assert pipeline_types(cfg.train_dataloader) == [
         'LoadImageFromFileSafe', 'RandomResizedCrop', 'RandomFlip',
-        'ThreeAugment', 'ColorJitter', 'PackInputs']
+        'ThreeAugment', 'ColorJitter', 'PackInputs'
+    ]
     assert cfg.train_dataloader.dataset.pipeline[1].scale == 256
     assert cfg.train_dataloader.dataset.pipeline[4].brightness == 0.3
     assert cfg.test_dataloader.dataset.pipeline[1].scale == 284
@@ -83,16 +85,20 @@ def test_moganet_tiny_star_follows_openmixup(root):
     opt = dict(opt, type='OptimWrapper')  # AMP needs CUDA
     opt.pop('loss_scale')
     wrapper = build_optim_wrapper(model, opt)
-    decay = {id(g['params'][0]): g['weight_decay']
-             for g in wrapper.optimizer.param_groups}
+    decay = {
+        id(g['params'][0]): g['weight_decay']
+        for g in wrapper.optimizer.param_groups
+    }
     for name, param in model.named_parameters():
-        no_decay = (name.endswith(('.bias', '.scale')) or '.norm' in name
-                    or name.startswith(('backbone.patch_embeds.1.1',
-                                        'backbone.patch_embeds.2.1',
-                                        'backbone.patch_embeds.3.1')))
+        no_decay = (
+            name.endswith(('.bias', '.scale')) or '.norm' in name
+            or name.startswith(
+                ('backbone.patch_embeds.1.1', 'backbone.patch_embeds.2.1',
+                 'backbone.patch_embeds.3.1')))
         assert decay[id(param)] == (0 if no_decay else 0.04), name
-    assert decay[id(dict(model.named_parameters())[
-        'backbone.patch_embeds.0.1.weight'])] == 0.04  # stem BN
+    assert decay[id(
+        dict(model.named_parameters())
+        ['backbone.patch_embeds.0.1.weight'])] == 0.04  # stem BN
 
     # the schedule: within 0.1 % of OpenMixup's (the gap is about 1 / the
     # warm-up iterations; 5e-5 at ImageNet's 1251 iterations an epoch)
@@ -105,8 +111,9 @@ def test_moganet_tiny_star_follows_openmixup(root):
         sched = dict(sched)
         assert sched.pop('convert_to_iter_based')
         cls = PARAM_SCHEDULERS.get(sched.pop('type'))
-        scheds.append(cls.build_iter_from_epoch(
-            optimizer, epoch_length=epoch_len, **sched))
+        scheds.append(
+            cls.build_iter_from_epoch(
+                optimizer, epoch_length=epoch_len, **sched))
     for i in range(300 * epoch_len):
         lr = optimizer.param_groups[0]['lr']
         ref = official_lr(i, 300 * epoch_len, 20 * epoch_len)
@@ -123,7 +130,8 @@ def test_moganet_tiny_star_trains(root, digits_subset, tmp_path):
     cfg = tiny_cfg(f'{root}/{TSTAR}', digits_subset, tmp_path)
     pipeline = cfg.train_dataloader.dataset.pipeline  # load, 32x32 crop, pack
     cfg.train_dataloader.dataset.update(
-        type='ImageFolderDataset', split='train',
+        type='ImageFolderDataset',
+        split='train',
         pipeline=pipeline[:2] + recipe[2:5] + pipeline[2:])
     cfg.model.backbone.update(TINY['MogaNet'])
     cfg.model.head.update(in_channels=32, num_classes=10)
@@ -137,8 +145,9 @@ def test_moganet_tiny_star_trains(root, digits_subset, tmp_path):
     assert 'lr: 2.0000e-09' in log
     lrs = [lr['lr'][0] for lr in rec.per_iter]  # after each iteration
     assert lrs[1] > lrs[0] > 2e-9
-    assert all(torch.isfinite(v).all() for v in rec.after.values()
-               if v.is_floating_point())
+    assert all(
+        torch.isfinite(v).all() for v in rec.after.values()
+        if v.is_floating_point())
 
 
 # --------------------------------------------------------------------------
@@ -150,15 +159,26 @@ LAYER_DECAY = {  # config: (layers of the config's arch, decay rate)
 }
 # small archs of the three families, for runs on a CPU at 32x32
 TINY = {
-    'MogaNet': dict(arch=dict(embed_dims=[16, 32], depths=[1, 2],
-                              ffn_ratios=[2, 2])),
-    'FasterViT': dict(any_res=True, arch=dict(
-        embed_dims=[16, 32, 64, 128], depths=[1, 1, 2, 2],
-        num_heads=[2, 2, 4, 4], window_sizes=[7, 7, 2, 2],
-        hat=[False, False, True, True], stem_channels=8)),
-    'DGMN2': dict(img_size=32, arch=dict(
-        embed_dims=[16, 32], depths=[1, 2], num_heads=[1, 2],
-        mlp_ratios=[2, 2])),
+    'MogaNet':
+    dict(arch=dict(embed_dims=[16, 32], depths=[1, 2], ffn_ratios=[2, 2])),
+    'FasterViT':
+    dict(
+        any_res=True,
+        arch=dict(
+            embed_dims=[16, 32, 64, 128],
+            depths=[1, 1, 2, 2],
+            num_heads=[2, 2, 4, 4],
+            window_sizes=[7, 7, 2, 2],
+            hat=[False, False, True, True],
+            stem_channels=8)),
+    'DGMN2':
+    dict(
+        img_size=32,
+        arch=dict(
+            embed_dims=[16, 32],
+            depths=[1, 2],
+            num_heads=[1, 2],
+            mlp_ratios=[2, 2])),
 }
 
 
@@ -190,14 +210,18 @@ def test_layer_decay_lrs_decrease_from_head_to_stem(root, path):
     assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == rate
     base = cfg.optim_wrapper.optimizer.lr
     lrs = group_lrs(model, cfg.optim_wrapper)
-    assert set(lrs) == {n for n, p in model.named_parameters()
-                        if p.requires_grad}
+    assert set(lrs) == {
+        n
+        for n, p in model.named_parameters() if p.requires_grad
+    }
     for name, (lr, layer) in lrs.items():
         assert 0 <= layer < num_layers, name
         assert lr == pytest.approx(base * rate**(num_layers - 1 - layer))
     head = [lr for n, (lr, _) in lrs.items() if n.startswith('head.')]
-    stem = [lr for n, (lr, _) in lrs.items()
-            if n.startswith('backbone.patch_embeds.0.')]
+    stem = [
+        lr for n, (lr, _) in lrs.items()
+        if n.startswith('backbone.patch_embeds.0.')
+    ]
     assert head and all(lr == pytest.approx(base) for lr in head)
     assert stem and all(lr == pytest.approx(base * rate**(num_layers - 1))
                         for lr in stem)
@@ -209,8 +233,10 @@ def test_layer_decay_lrs_decrease_from_head_to_stem(root, path):
     # the norm / bias weight decay of the fine-tuning configs stays
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     named = dict(model.named_parameters())
-    decay = {id(g['params'][0]): g['weight_decay']
-             for g in wrapper.optimizer.param_groups}
+    decay = {
+        id(g['params'][0]): g['weight_decay']
+        for g in wrapper.optimizer.param_groups
+    }
     assert decay[id(named['head.fc.bias'])] == 0
     assert decay[id(named['head.fc.weight'])] == 0.05
 
@@ -220,6 +246,7 @@ def stand_in(tmp_path_factory):
     """Per family: a stand-in for a converted official checkpoint of a tiny
     arch (a 1000-class classifier, weights moved off their
     initialisation), saved as mmengine does."""
+
     def make(path, family):
         torch.manual_seed(0)
         cfg = load_config(path).model
@@ -236,6 +263,7 @@ def stand_in(tmp_path_factory):
         out = str(tmp_path_factory.mktemp('ckpt') / f'{family}.pth')
         save_checkpoint({'meta': {}, 'state_dict': state}, out)
         return out, state
+
     return make
 
 
@@ -249,8 +277,11 @@ def test_layer_decay_finetune_step(root, path, digits_subset, stand_in,
     cfg = load_config(f'{root}/{path}')
     family = cfg.model.backbone.type
     ckpt, ref = stand_in(f'{root}/{path}', family)
-    cfg = tiny_cfg(f'{root}/{path}', digits_subset, tmp_path,
-                   {'load_from': ckpt}, samples=(16, 8))
+    cfg = tiny_cfg(
+        f'{root}/{path}',
+        digits_subset,
+        tmp_path, {'load_from': ckpt},
+        samples=(16, 8))
     cfg.model.backbone.update(TINY[family])
     cfg.model.head.in_channels = TINY[family]['arch']['embed_dims'][-1]
     runner, rec, log = train(cfg)

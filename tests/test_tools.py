@@ -38,8 +38,15 @@ def overrides(data_root, epochs, **extra):
 
 
 def run(root, *args, check=True, env=None):
-    res = subprocess.run([*args], cwd=root, capture_output=True, text=True,
-                         env={**os.environ, **(env or {})}, timeout=900)
+    res = subprocess.run([*args],
+                         cwd=root,
+                         capture_output=True,
+                         text=True,
+                         env={
+                             **os.environ,
+                             **(env or {})
+                         },
+                         timeout=900)
     if check and res.returncode != 0:
         raise AssertionError(f'{args} failed:\n{res.stdout[-3000:]}\n'
                              f'{res.stderr[-3000:]}')
@@ -79,26 +86,28 @@ def test_test_tool_metrics_match_dumped_predictions(root, trained,
     res = run(root, sys.executable, 'tools/test.py', CONFIG,
               str(trained / 'epoch_2.pth'), '--work-dir', str(tmp_path),
               '--out', str(out), *overrides(digits_subset, 2))
-    reported = float(re.search(r'accuracy/top1: ([\d.]+)',
-                               res.stdout + res.stderr)[1])
+    reported = float(
+        re.search(r'accuracy/top1: ([\d.]+)', res.stdout + res.stderr)[1])
     with open(out, 'rb') as f:
         preds = pickle.load(f)
     assert len(preds) == 100
-    correct = sum(int(p['pred_label'].item() == p['gt_label'].item())
-                  for p in preds)
+    correct = sum(
+        int(p['pred_label'].item() == p['gt_label'].item()) for p in preds)
     assert reported == pytest.approx(correct, abs=0.01)
 
 
 def test_resume_continues(root, trained, digits_subset, monkeypatch):
     monkeypatch.chdir(root)
     load_tool('tools/train.py').main([
-        CONFIG, '--work-dir', str(trained), '--resume',
-        *overrides(digits_subset, 3)])
-    [log] = [p for p in trained.glob('*/*.log')
-             if 'resumed epoch: 2' in p.read_text().replace('Resumed',
-                                                            'resumed')]
-    ckpt = torch.load(trained / 'epoch_3.pth', map_location='cpu',
-                      weights_only=True)
+        CONFIG, '--work-dir',
+        str(trained), '--resume', *overrides(digits_subset, 3)
+    ])
+    [log] = [
+        p for p in trained.glob('*/*.log')
+        if 'resumed epoch: 2' in p.read_text().replace('Resumed', 'resumed')
+    ]
+    ckpt = torch.load(
+        trained / 'epoch_3.pth', map_location='cpu', weights_only=True)
     assert ckpt['meta']['epoch'] == 3
     # the resumed run went on from iteration 2 * 10 = 20
     assert ckpt['meta']['iter'] == 30
@@ -106,18 +115,28 @@ def test_resume_continues(root, trained, digits_subset, monkeypatch):
 
 def test_dist_train_two_cpu_processes(root, digits_subset, tmp_path):
     port = str(random.randint(20000, 40000))
-    res = run(root, 'bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
-              str(tmp_path), *overrides(digits_subset, 1),
-              env={'PORT': port, 'PYTHON': sys.executable})
+    res = run(
+        root,
+        'bash',
+        'tools/dist_train.sh',
+        CONFIG,
+        '2',
+        '--work-dir',
+        str(tmp_path),
+        *overrides(digits_subset, 1),
+        env={
+            'PORT': port,
+            'PYTHON': sys.executable
+        })
     assert (tmp_path / 'epoch_1.pth').exists(), res.stdout[-2000:]
-    ckpt = torch.load(tmp_path / 'epoch_1.pth', map_location='cpu',
-                      weights_only=True)
+    ckpt = torch.load(
+        tmp_path / 'epoch_1.pth', map_location='cpu', weights_only=True)
     # 300 images over 2 processes x 32 per batch = 5 iterations per epoch
     assert ckpt['meta']['iter'] == 5
 
 
-@pytest.mark.parametrize('case', ['config', 'data', 'arch', 'ckpt_missing',
-                                  'ckpt_corrupt', 'key'])
+@pytest.mark.parametrize(
+    'case', ['config', 'data', 'arch', 'ckpt_missing', 'ckpt_corrupt', 'key'])
 def test_bad_inputs_name_the_culprit(case, root, digits_subset, tmp_path,
                                      monkeypatch):
     monkeypatch.chdir(root)
@@ -154,16 +173,28 @@ def test_bad_inputs_name_the_culprit(case, root, digits_subset, tmp_path,
 def test_dist_test_two_cpu_processes_agrees(root, trained, digits_subset,
                                             tmp_path, monkeypatch):
     port = str(random.randint(20000, 40000))
-    res = run(root, 'bash', 'tools/dist_test.sh', CONFIG,
-              str(trained / 'epoch_2.pth'), '2', '--work-dir', str(tmp_path),
-              *overrides(digits_subset, 2),
-              env={'PORT': port, 'PYTHON': sys.executable})
-    dist = float(re.search(r'accuracy/top1: ([\d.]+)',
-                           res.stdout + res.stderr)[1])
+    res = run(
+        root,
+        'bash',
+        'tools/dist_test.sh',
+        CONFIG,
+        str(trained / 'epoch_2.pth'),
+        '2',
+        '--work-dir',
+        str(tmp_path),
+        *overrides(digits_subset, 2),
+        env={
+            'PORT': port,
+            'PYTHON': sys.executable
+        })
+    dist = float(
+        re.search(r'accuracy/top1: ([\d.]+)', res.stdout + res.stderr)[1])
     monkeypatch.chdir(root)
     single = load_tool('tools/test.py').main([
-        CONFIG, str(trained / 'epoch_2.pth'), '--work-dir', str(tmp_path),
-        *overrides(digits_subset, 2)])
+        CONFIG,
+        str(trained / 'epoch_2.pth'), '--work-dir',
+        str(tmp_path), *overrides(digits_subset, 2)
+    ])
     assert dist == pytest.approx(single['accuracy/top1'], abs=1e-4)
 
 
@@ -174,13 +205,18 @@ def test_versions_are_pinned_once(root):
         pins = dict(re.findall(r'^([\w-]+)==(\S+)', f.read(), re.M))
     check_env = load_tool('tools/check_env.py')
     assert check_env.read_pins() == {
-        {'mmsegmentation': 'mmseg'}.get(k, k): v for k, v in pins.items()}
+        {
+            'mmsegmentation': 'mmseg'
+        }.get(k, k): v
+        for k, v in pins.items()
+    }
     for path in ('tools/setup_env.sh', 'tools/check_env.py'):
         with open(f'{root}/{path}') as f:
             text = f.read()
         for name, version in pins.items():
             assert f"'{version}'" not in text and f'={version}' not in text, \
                 (path, name)
-    res = run(root, 'bash', '-c', 'ROOT=$PWD; eval "$(grep ^MMCV_VERSION= '
-              'tools/setup_env.sh)"; echo "$MMCV_VERSION"')
+    res = run(
+        root, 'bash', '-c', 'ROOT=$PWD; eval "$(grep ^MMCV_VERSION= '
+        'tools/setup_env.sh)"; echo "$MMCV_VERSION"')
     assert res.stdout.strip() == pins['mmcv']

@@ -31,8 +31,8 @@ THREE_AUG_CFG = 'configs/custom/moganet-xtiny_3aug_image-folder.py'
 def which_op(img, out):
     """The distortion that made ``out`` from ``img`` (colour noise), told
     from the pixels alone."""
-    if (out[..., 0] == out[..., 1]).all() and (out[..., 1]
-                                               == out[..., 2]).all():
+    if (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[...,
+                                                                  2]).all():
         return 'grayscale'
     if np.array_equal(out, np.where(img >= 128, 255 - img, img)):
         return 'solarize'
@@ -82,7 +82,11 @@ def test_three_augment_prob_and_config_pipeline(root, digits_subset):
 # SophiaG -----------------------------------------------------------------
 def test_sophia_step_is_the_formula():
     p = torch.nn.Parameter(torch.tensor([1.0, -2.0, 0.5, 3.0]))
-    opt = SophiaG([p], lr=0.1, betas=(0.9, 0.5), rho=0.2, weight_decay=0.1,
+    opt = SophiaG([p],
+                  lr=0.1,
+                  betas=(0.9, 0.5),
+                  rho=0.2,
+                  weight_decay=0.1,
                   bs=10)
     p.grad = torch.tensor([0.4, -0.2, 0.0, 1.0])
     opt.update_hessian()
@@ -107,10 +111,10 @@ def test_sophia_loss_decreases_on_a_small_problem():
     n, d, k = 256, 10, 4
     y = torch.randint(k, (n, ))
     x = torch.randn(k, d)[y] * 1.5 + torch.randn(n, d)
-    model = torch.nn.Sequential(torch.nn.Linear(d, 32), torch.nn.GELU(),
-                                torch.nn.Linear(32, k))
-    opt = SophiaG(model.parameters(), lr=0.02, rho=0.03, weight_decay=0.0,
-                  bs=n)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(d, 32), torch.nn.GELU(), torch.nn.Linear(32, k))
+    opt = SophiaG(
+        model.parameters(), lr=0.02, rho=0.03, weight_decay=0.0, bs=n)
     losses, hessians = [], []
     for it in range(30):
         loss = F.cross_entropy(model(x), y)
@@ -128,8 +132,10 @@ def test_sophia_loss_decreases_on_a_small_problem():
         hessians.append(opt.state[model[0].weight]['hessian'].clone())
     assert losses[-1] < 0.3 * losses[0], losses
     assert all(losses[i + 1] < losses[i] for i in range(5))
-    changed = [i for i in range(1, 30)
-               if not torch.equal(hessians[i], hessians[i - 1])]
+    changed = [
+        i for i in range(1, 30)
+        if not torch.equal(hessians[i], hessians[i - 1])
+    ]
     assert changed == [4, 9, 14, 19, 24, 29]
 
 
@@ -139,14 +145,18 @@ def test_sophia_hook_refreshes_at_the_interval_in_a_run(
     update = SophiaG.update_hessian
 
     def spy(self):
-        calls.append(sum(p.grad is not None for g in self.param_groups
-                         for p in g['params']))
+        calls.append(
+            sum(p.grad is not None for g in self.param_groups
+                for p in g['params']))
         update(self)
 
     monkeypatch.setattr(SophiaG, 'update_hessian', spy)
-    cfg = tiny_cfg(f'{root}/{SOPHIA_CFG}', digits_subset, tmp_path,
-                   {'custom_hooks.1.interval': 2}, batch_size=8,
-                   samples=(32, 16))
+    cfg = tiny_cfg(
+        f'{root}/{SOPHIA_CFG}',
+        digits_subset,
+        tmp_path, {'custom_hooks.1.interval': 2},
+        batch_size=8,
+        samples=(32, 16))
     runner, rec, log = train(cfg, fn=lambda runner: len(calls))
     opt = runner.optim_wrapper.optimizer
     assert isinstance(opt, SophiaG) and opt.defaults['bs'] == 64
@@ -159,15 +169,17 @@ def test_sophia_hook_refreshes_at_the_interval_in_a_run(
     assert all(p.grad is None for p in runner.model.parameters())
     h = [opt.state[p]['hessian'] for p in runner.model.parameters()]
     assert all((x >= 0).all() for x in h) and sum(x.sum() for x in h) > 0
-    changed = [k for k in rec.before if not torch.equal(rec.before[k],
-                                                        rec.after[k])]
+    changed = [
+        k for k in rec.before if not torch.equal(rec.before[k], rec.after[k])
+    ]
     assert len(changed) > 0.9 * len(rec.before)
 
 
 def test_sophia_hook_needs_sophia():
     model = torch.nn.Linear(2, 2)
-    runner = SimpleNamespace(optim_wrapper=SimpleNamespace(
-        optimizer=torch.optim.AdamW(model.parameters())))
+    runner = SimpleNamespace(
+        optim_wrapper=SimpleNamespace(
+            optimizer=torch.optim.AdamW(model.parameters())))
     with pytest.raises(TypeError, match='update_hessian.*AdamW'):
         SophiaHessianHook().before_train(runner)
 
@@ -236,24 +248,24 @@ def test_distillation_loss_is_deit_computed_independently(
         kl = (p_t * (p_t.log() - F.log_softmax(s / tau, 1))).sum()
         expect = kl * tau**2 / s.numel()
     assert torch.allclose(losses['loss_distill'], alpha * expect, rtol=1e-5)
-    assert torch.allclose(losses['loss_cls'], (1 - alpha) * plain,
-                          rtol=1e-5)
+    assert torch.allclose(losses['loss_cls'], (1 - alpha) * plain, rtol=1e-5)
     assert losses['loss_distill'] > 0
 
 
 def test_distillation_depends_on_the_teacher(root, teachers):
     model_cfg, paths = teachers
     inputs, samples = batch()
-    models = [student(root, path, distill_type='soft').eval()
-              for path in paths]
+    models = [
+        student(root, path, distill_type='soft').eval() for path in paths
+    ]
     values = [model.loss(inputs, samples) for model in models]
     assert torch.equal(values[0]['loss_cls'], values[1]['loss_cls'])
     assert not torch.allclose(values[0]['loss_distill'],
                               values[1]['loss_distill'])
     # a teacher given as a model dict instead of a config file is the same
     by_dict = student(root, paths[1], teacher=copy.deepcopy(model_cfg))
-    assert torch.equal(by_dict.teacher_logits(inputs),
-                       models[1].teacher_logits(inputs))
+    assert torch.equal(
+        by_dict.teacher_logits(inputs), models[1].teacher_logits(inputs))
 
 
 def test_teacher_is_frozen_through_a_training_step(root, teachers):
@@ -262,22 +274,29 @@ def test_teacher_is_frozen_through_a_training_step(root, teachers):
     t_before = copy.deepcopy(teacher.state_dict())
     s_before = copy.deepcopy(model.state_dict())
     assert not any('teacher' in k for k in s_before)  # not saved with it
-    optim = build_optim_wrapper(model, dict(optimizer=dict(type='AdamW',
-                                                           lr=1e-2)))
-    in_optim = {id(p) for g in optim.optimizer.param_groups
-                for p in g['params']}
+    optim = build_optim_wrapper(model,
+                                dict(optimizer=dict(type='AdamW', lr=1e-2)))
+    in_optim = {
+        id(p)
+        for g in optim.optimizer.param_groups
+        for p in g['params']
+    }
     assert not in_optim & {id(p) for p in teacher.parameters()}
     model.train()
     _, samples = batch(4)
-    data = dict(inputs=[torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
-                        for _ in samples], data_samples=samples)
+    data = dict(
+        inputs=[
+            torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+            for _ in samples
+        ],
+        data_samples=samples)
     log_vars = model.train_step(data, optim)
     assert {'loss', 'loss_cls', 'loss_distill'} <= set(log_vars)
     assert not teacher.training
     assert all(p.grad is None and not p.requires_grad
                for p in teacher.parameters())
-    assert all(torch.equal(v, t_before[k])
-               for k, v in teacher.state_dict().items())
+    assert all(
+        torch.equal(v, t_before[k]) for k, v in teacher.state_dict().items())
     assert not torch.equal(model.state_dict()['head.fc.weight'],
                            s_before['head.fc.weight'])
     # the student's checkpoint loads into the plain classifier
@@ -288,18 +307,25 @@ def test_teacher_is_frozen_through_a_training_step(root, teachers):
 def test_missing_teacher_checkpoint_is_named(root):
     model = MODELS.build(load_config(f'{root}/{DISTILL_CFG}').model.copy())
     model.teacher_checkpoint = '/nowhere/teacher_epoch_12.pth'
-    with pytest.raises(FileNotFoundError, match='Teacher checkpoint not '
-                       'found: /nowhere/teacher_epoch_12.pth'):
+    with pytest.raises(
+            FileNotFoundError,
+            match='Teacher checkpoint not '
+            'found: /nowhere/teacher_epoch_12.pth'):
         model.init_weights()
 
 
 def test_distill_config_trains_with_teacher_from_cfg_options(
         root, digits_subset, teachers, tmp_path):
-    cfg = tiny_cfg(f'{root}/{DISTILL_CFG}', digits_subset, tmp_path, {
-        'model.teacher': f'{root}/{DIGITS_CFG}',
-        'model.teacher_checkpoint': teachers[1][1],
-        'model.distill_type': 'soft',
-    }, batch_size=8, samples=(16, 8))
+    cfg = tiny_cfg(
+        f'{root}/{DISTILL_CFG}',
+        digits_subset,
+        tmp_path, {
+            'model.teacher': f'{root}/{DIGITS_CFG}',
+            'model.teacher_checkpoint': teachers[1][1],
+            'model.distill_type': 'soft',
+        },
+        batch_size=8,
+        samples=(16, 8))
     runner, _, log = train(cfg)
     assert runner.model.teacher_checkpoint == teachers[1][1]
     assert 'loss_distill: ' in log and 'loss_cls: ' in log

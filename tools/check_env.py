@@ -11,8 +11,9 @@ import re
 import sys
 
 #: The file that pins the OpenMMLab stack (also read by setup_env.sh).
-PIN_FILE = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                    'requirements', 'mminstall.txt')
+PIN_FILE = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'requirements',
+    'mminstall.txt')
 #: Module of each pinned distribution whose name differs.
 MODULES = {'mmsegmentation': 'mmseg'}
 
@@ -26,8 +27,10 @@ def read_pins(path=PIN_FILE):
             lines = f.read().splitlines()
     else:
         from importlib.metadata import requires
-        lines = [r.split(';')[0] for r in requires('mogazoo') or ()
-                 if 'extra == "mim"' in r]
+        lines = [
+            r.split(';')[0] for r in requires('mogazoo') or ()
+            if 'extra == "mim"' in r
+        ]
     pins = {}
     for line in lines:
         match = re.match(r'\s*([A-Za-z0-9_.-]+)\s*==\s*([^\s;#]+)', line)
@@ -49,11 +52,12 @@ def main(argv=None):
         import numpy
         import torch
         import torchvision
-        report.update(python=sys.version.split()[0],
-                      torch=torch.__version__,
-                      torchvision=torchvision.__version__,
-                      numpy=numpy.__version__,
-                      cuda=torch.cuda.is_available())
+        report.update(
+            python=sys.version.split()[0],
+            torch=torch.__version__,
+            torchvision=torchvision.__version__,
+            numpy=numpy.__version__,
+            cuda=torch.cuda.is_available())
         for name, pin in pins.items():
             mod = importlib.import_module(name)
             if mod.__version__ != pin:
@@ -68,8 +72,10 @@ def main(argv=None):
         import mogazoo
         report['mogazoo'] = mogazoo.__version__
     except Exception as exc:  # noqa: BLE001 - report whatever broke, by name
-        print(f'[check_env] broken environment: {type(exc).__name__}: '
-              f'{exc}', file=sys.stderr)
+        print(
+            f'[check_env] broken environment: {type(exc).__name__}: '
+            f'{exc}',
+            file=sys.stderr)
         return 1
     if not args.quiet:
         for key, value in report.items():

@@ -37,19 +37,25 @@ def main(argv=None):
         f'{loader}.dataset.data_root={args.data}'
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
     ]
-    t_prep = step('prepare data', [
-        py, 'tools/dataset_converters/prepare_digits.py', '--out', args.data])
-    t_train = step('train', [py, 'tools/train.py', CONFIG, '--work-dir',
-                             args.work_dir, *data_opts])
-    ckpts = sorted(glob.glob(osp.join(ROOT, args.work_dir, 'epoch_*.pth')),
-                   key=lambda p: int(p.rsplit('_', 1)[1][:-4]))
+    t_prep = step(
+        'prepare data',
+        [py, 'tools/dataset_converters/prepare_digits.py', '--out', args.data])
+    t_train = step('train', [
+        py, 'tools/train.py', CONFIG, '--work-dir', args.work_dir, *data_opts
+    ])
+    ckpts = sorted(
+        glob.glob(osp.join(ROOT, args.work_dir, 'epoch_*.pth')),
+        key=lambda p: int(p.rsplit('_', 1)[1][:-4]))
     if not ckpts:
         sys.exit(f'[demo] no checkpoint in {args.work_dir}')
     test_dir = osp.join(args.work_dir, 'test')
-    t_test = step('test', [py, 'tools/test.py', CONFIG, ckpts[-1],
-                           '--work-dir', test_dir, *data_opts])
-    runs = sorted(glob.glob(osp.join(ROOT, test_dir, '*', '*.json')),
-                  key=os.path.getmtime)
+    t_test = step('test', [
+        py, 'tools/test.py', CONFIG, ckpts[-1], '--work-dir', test_dir,
+        *data_opts
+    ])
+    runs = sorted(
+        glob.glob(osp.join(ROOT, test_dir, '*', '*.json')),
+        key=os.path.getmtime)
     with open(runs[-1]) as f:
         metrics = json.load(f)
     print(f'[demo] MogaNet-XT on digits ({args.data}/val): '

@@ -11,8 +11,7 @@ of what differs and a non-zero exit.
 import argparse
 import sys
 
-from mogazoo.engine.runner import (build_runner, parse_common_args,
-                                   prepare_cfg)
+from mogazoo.engine.runner import build_runner, parse_common_args, prepare_cfg
 from mogazoo.utils import check_checkpoint
 from mogazoo.utils.checkpoint_fit import CheckpointMismatchError
 
@@ -23,7 +22,8 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where to save the logs')
     parser.add_argument(
-        '--out', help='dump the predictions (and metrics) to this pickle '
+        '--out',
+        help='dump the predictions (and metrics) to this pickle '
         'file, e.g. for tools/analysis_tools')
     return parse_common_args(parser, argv)
 

@@ -11,8 +11,7 @@ import argparse
 import os.path as osp
 import sys
 
-from mogazoo.engine.runner import (build_runner, parse_common_args,
-                                   prepare_cfg)
+from mogazoo.engine.runner import build_runner, parse_common_args, prepare_cfg
 from mogazoo.utils.config_checks import (check_amp_device, check_resume,
                                          check_schedule)
 
@@ -22,24 +21,34 @@ def parse_args(argv=None):
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='where to save logs and models')
     parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
         help='resume from this checkpoint, or, without a path, from the '
         'latest checkpoint in the work directory (an error when there is '
         'none)')
     parser.add_argument(
-        '--auto-resume', action='store_true',
+        '--auto-resume',
+        action='store_true',
         help='resume from the latest checkpoint in the work directory if '
         'there is one, else start fresh')
-    parser.add_argument('--amp', action='store_true',
-                        help='automatic mixed precision training')
-    parser.add_argument('--no-validate', action='store_true',
-                        help='do not evaluate during training')
     parser.add_argument(
-        '--auto-scale-lr', action='store_true',
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision training')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='do not evaluate during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
         help='scale the lr by the actual batch size over '
         'auto_scale_lr.base_batch_size')
     parser.add_argument(
-        '--check', action='store_true',
+        '--check',
+        action='store_true',
         help='decode every image of the train and val datasets first; '
         'exit with the list of those that do not load')
     return parse_common_args(parser, argv)

@@ -9,8 +9,11 @@ default_hooks = dict(
     # keep the best and the 3 latest checkpoints; mmengine's CheckpointHook
     # written atomically (temporary file, fsync, rename) and deleting old
     # checkpoints only once the new one is complete
-    checkpoint=dict(type='AtomicCheckpointHook', interval=1,
-                    max_keep_ckpts=3, save_best='auto'),
+    checkpoint=dict(
+        type='AtomicCheckpointHook',
+        interval=1,
+        max_keep_ckpts=3,
+        save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
     # stop at the first NaN/inf loss (or grad norm, with clip_grad) and never

@@ -27,8 +27,8 @@ model = dict(
         drop_path_rate=0.0,
         # backbone.* weights only: the head (1000 ImageNet classes in the
         # checkpoint) keeps its fresh initialisation for num_classes
-        init_cfg=dict(type='Pretrained', checkpoint=checkpoint,
-                      prefix='backbone')),
+        init_cfg=dict(
+            type='Pretrained', checkpoint=checkpoint, prefix='backbone')),
     head=dict(num_classes=num_classes),
     train_cfg=dict(_delete_=True),  # no Mixup/CutMix
 )

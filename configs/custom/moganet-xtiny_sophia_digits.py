@@ -4,8 +4,14 @@
 # SophiaHessianHook.
 _base_ = '../moganet/moganet-xtiny_1xb64_digits.py'
 optim_wrapper = dict(
-    optimizer=dict(_delete_=True, type='SophiaG', lr=2e-4,
-                   betas=(0.965, 0.99), rho=0.01, weight_decay=0.1, bs=64))
+    optimizer=dict(
+        _delete_=True,
+        type='SophiaG',
+        lr=2e-4,
+        betas=(0.965, 0.99),
+        rho=0.01,
+        weight_decay=0.1,
+        bs=64))
 custom_hooks = [
     dict(type='ThroughputHook'),
     dict(type='SophiaHessianHook', interval=10),

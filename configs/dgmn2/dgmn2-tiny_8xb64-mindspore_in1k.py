@@ -23,18 +23,28 @@ model = dict(
 bgr_mean = _base_.data_preprocessor['mean'][::-1]
 train_pipeline = [
     dict(type='LoadImageFromFileSafe'),
-    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.05, 1.0),
-         aspect_ratio_range=(0.75, 1.333), backend='pillow',
-         interpolation='bilinear'),
+    dict(
+        type='RandomResizedCrop',
+        scale=224,
+        crop_ratio_range=(0.05, 1.0),
+        aspect_ratio_range=(0.75, 1.333),
+        backend='pillow',
+        interpolation='bilinear'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='AutoAugment', policies='imagenet',
-         hparams=dict(pad_val=[round(x) for x in bgr_mean])),
+    dict(
+        type='AutoAugment',
+        policies='imagenet',
+        hparams=dict(pad_val=[round(x) for x in bgr_mean])),
     dict(type='PackInputs'),
 ]
 test_pipeline = [  # resize int(224 / 0.875 / 16 + 0.5) * 16 = 256, bilinear
     dict(type='LoadImageFromFileSafe'),
-    dict(type='ResizeEdge', scale=256, edge='short', backend='pillow',
-         interpolation='bilinear'),
+    dict(
+        type='ResizeEdge',
+        scale=256,
+        edge='short',
+        backend='pillow',
+        interpolation='bilinear'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs'),
 ]
@@ -50,10 +60,20 @@ optim_wrapper = dict(
         _delete_=True, custom_keys={'.bias': dict(decay_mult=0.)}),
 )
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=True, begin=0, end=5,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=5,
-         end=300, convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=1e-6,
+        by_epoch=True,
+        begin=0,
+        end=5,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=1e-5,
+        by_epoch=True,
+        begin=5,
+        end=300,
+        convert_to_iter_based=True),
 ]
 auto_scale_lr = dict(base_batch_size=512)
 default_hooks = dict(

@@ -10,17 +10,20 @@
 # keeps the FasterViT-0 recipe with 32 images per GPU (lr 5e-3 is for a total
 # batch of 4096; use --auto-scale-lr) and squashes images to 576x960.
 _base_ = ['./fastervit-0_32xb128_in1k.py']
-model = dict(backbone=dict(arch='0', any_res=True, window_sizes=[7, 7, 12, 6],
-                           ct_size=2))
+model = dict(
+    backbone=dict(
+        arch='0', any_res=True, window_sizes=[7, 7, 12, 6], ct_size=2))
 train_pipeline = _base_.train_pipeline
 train_pipeline[1].scale = (576, 960)  # (H, W)
 test_pipeline = [
     dict(type='LoadImageFromFileSafe'),
-    dict(type='Resize', scale=(960, 576), backend='pillow',
-         interpolation='bicubic'),  # (W, H)
+    dict(
+        type='Resize',
+        scale=(960, 576),
+        backend='pillow',
+        interpolation='bicubic'),  # (W, H)
     dict(type='PackInputs'),
 ]
-train_dataloader = dict(batch_size=32,
-                        dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(batch_size=32, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=32, dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(batch_size=32, dataset=dict(pipeline=test_pipeline))

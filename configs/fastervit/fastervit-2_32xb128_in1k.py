@@ -1,6 +1,6 @@
 # FasterViT-2: the FasterViT-1 recipe with MESA 0.5 (TRAINING.md).
 _base_ = ['./fastervit-1_32xb128_in1k.py']
-model = dict(backbone=dict(arch='2', drop_path_rate=0.2),
-             head=dict(in_channels=768))
+model = dict(
+    backbone=dict(arch='2', drop_path_rate=0.2), head=dict(in_channels=768))
 custom_hooks = _base_.custom_hooks
 custom_hooks[-1]['weight'] = 0.5  # MESAHook

@@ -2,8 +2,8 @@
 # (TRAINING.md), 35 warm-up epochs and MESA from 30 % of the epochs
 # (configs/faster_vit_3_224_1k.yaml).
 _base_ = ['./fastervit-1_32xb128_in1k.py']
-model = dict(backbone=dict(arch='3', drop_path_rate=0.3),
-             head=dict(in_channels=1024))
+model = dict(
+    backbone=dict(arch='3', drop_path_rate=0.3), head=dict(in_channels=1024))
 param_scheduler = _base_.param_scheduler
 param_scheduler[0].end = 35
 param_scheduler[1].begin = 35

@@ -5,14 +5,18 @@
 # centre crop 768. The 21K pre-training and 1K fine-tuning recipes are not
 # published; training keeps the FasterViT-4 1K recipe at this resolution.
 _base_ = ['./fastervit-4_32xb128_in1k.py']
-model = dict(backbone=dict(arch='4-21k-768', drop_path_rate=0.42),
-             head=dict(in_channels=1568))
+model = dict(
+    backbone=dict(arch='4-21k-768', drop_path_rate=0.42),
+    head=dict(in_channels=1568))
 train_pipeline = _base_.train_pipeline
 train_pipeline[1].scale = 768
 test_pipeline = [
     dict(type='LoadImageFromFileSafe'),
-    dict(type='Resize', scale=(825, 825), backend='pillow',
-         interpolation='bicubic'),
+    dict(
+        type='Resize',
+        scale=(825, 825),
+        backend='pillow',
+        interpolation='bicubic'),
     dict(type='CenterCrop', crop_size=768),
     dict(type='PackInputs'),
 ]

@@ -16,8 +16,11 @@ model = dict(backbone=dict(attn_force_fp32=True))
 
 train_pipeline = [
     dict(type='LoadImageFromFileSafe'),
-    dict(type='RandomResizedCrop', scale=256, backend='pillow',
-         interpolation='bicubic'),
+    dict(
+        type='RandomResizedCrop',
+        scale=256,
+        backend='pillow',
+        interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     # one of grayscale, solarization (128), Gaussian blur (sigma 0.1-2)
     dict(type='ThreeAugment'),
@@ -32,21 +35,32 @@ optim_wrapper = dict(
     # and the ElementScale sigmas ('layer_scale', 'scale'); the stem's two
     # BatchNorm weights match none of its patterns ('norm', '(bn|ln|gn)')
     # and are decayed
-    paramwise_cfg=dict(custom_keys={
-        '.scale': dict(decay_mult=0.0),
-        'backbone.patch_embeds.0.1.weight': dict(decay_mult=1.0),
-        'backbone.patch_embeds.0.4.weight': dict(decay_mult=1.0),
-    }),
+    paramwise_cfg=dict(
+        custom_keys={
+            '.scale': dict(decay_mult=0.0),
+            'backbone.patch_embeds.0.1.weight': dict(decay_mult=1.0),
+            'backbone.patch_embeds.0.4.weight': dict(decay_mult=1.0),
+        }),
 )
 # mmcv's CosineAnnealing(by_epoch=False) with a 20-epoch linear warm-up
 # (ratio 1e-6) scales the cosine that starts at iteration 0: the two
 # schedulers run together (within 0.005 % of the official curve at 1251
 # iterations an epoch)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=True, begin=0, end=20,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=0,
-         end=300, convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=1e-6,
+        by_epoch=True,
+        begin=0,
+        end=20,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=1e-6,
+        by_epoch=True,
+        begin=0,
+        end=300,
+        convert_to_iter_based=True),
 ]
 custom_hooks = [
     dict(type='ThroughputHook'),

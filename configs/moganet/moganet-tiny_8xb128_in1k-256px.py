@@ -1,6 +1,6 @@
 # MogaNet-T at 256x256: the MogaNet-XT 256 recipe with weight decay 0.04 and
 # drop path 0.1 (TRAINING.md, MogaNet-T "with the input size of 256").
 _base_ = ['./moganet-xtiny_8xb128_in1k-256px.py']
-model = dict(backbone=dict(arch='tiny', drop_path_rate=0.1),
-             head=dict(in_channels=256))
+model = dict(
+    backbone=dict(arch='tiny', drop_path_rate=0.1), head=dict(in_channels=256))
 optim_wrapper = dict(optimizer=dict(weight_decay=0.04))

@@ -14,13 +14,23 @@ model = dict(
 optim_wrapper = dict(optimizer=dict(lr=2e-3, weight_decay=0.03))
 max_epochs = 12
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-2, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=1,
-         end=max_epochs, convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=1e-2,
+        by_epoch=True,
+        begin=0,
+        end=1,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=1e-5,
+        by_epoch=True,
+        begin=1,
+        end=max_epochs,
+        convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
-default_hooks = dict(logger=dict(interval=10),
-                     checkpoint=dict(interval=max_epochs))
+default_hooks = dict(
+    logger=dict(interval=10), checkpoint=dict(interval=max_epochs))
 randomness = dict(seed=0)
 auto_scale_lr = dict(base_batch_size=64)

@@ -9,5 +9,7 @@ _base_ = [
 train_pipeline = _base_.train_pipeline
 train_pipeline[3].magnitude_level = 7
 train_dataloader = dict(batch_size=128, dataset=dict(pipeline=train_pipeline))
-optim_wrapper = dict(type='AmpOptimWrapper', loss_scale='dynamic',
-                     optimizer=dict(weight_decay=0.03))
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
+    optimizer=dict(weight_decay=0.03))

@@ -113,8 +113,8 @@ def dataset_classes(cfg, split: str = 'test') -> Optional[tuple]:
     if not classes and isinstance(root, str) and osp.isdir(root):
         try:
             with DefaultScope.overwrite_default_scope('mmpretrain'):
-                classes = DATASETS.build(dict(ds, pipeline=[])).metainfo.get(
-                    'classes')
+                classes = DATASETS.build(dict(
+                    ds, pipeline=[])).metainfo.get('classes')
         except Exception:  # noqa: BLE001 - names are optional: a folder
             classes = None  # the dataset cannot read gives none
     return tuple(classes) if classes else None
@@ -193,8 +193,8 @@ def _test_pipeline(cfg, from_array: bool):
     pipeline = [dict(t) for t in pipeline]
     if from_array:  # drop LoadImageFromFile (and variants of it)
         pipeline = [
-            t for t in pipeline if not str(t['type']).split('.')[-1]
-            .startswith('LoadImageFromFile')
+            t for t in pipeline if
+            not str(t['type']).split('.')[-1].startswith('LoadImageFromFile')
         ]
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         return Compose(pipeline)
@@ -227,8 +227,8 @@ def inference_model(model: torch.nn.Module,
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError('image array must be H x W x 3 (BGR), got shape '
                              f'{image.shape}')
-        data = dict(img=image, img_shape=image.shape[:2],
-                    ori_shape=image.shape[:2])
+        data = dict(
+            img=image, img_shape=image.shape[:2], ori_shape=image.shape[:2])
     elif isinstance(image, str):
         if not osp.isfile(image):
             raise FileNotFoundError(f'Image not found: {image}')
@@ -243,7 +243,9 @@ def inference_model(model: torch.nn.Module,
     values, labels = scores.topk(min(topk, scores.numel()))
     classes = model.dataset_meta.get('classes')
     return [
-        dict(label=int(i), score=float(v),
-             class_name=str(classes[i]) if classes else None)
+        dict(
+            label=int(i),
+            score=float(v),
+            class_name=str(classes[i]) if classes else None)
         for v, i in zip(values, labels)
     ]

@@ -38,8 +38,8 @@ def register_model_index() -> None:
     from mogazoo.hub import model_index, package_root
     if not any(ModelHub.has(name) for name in model_index()):
         root = package_root()
-        ModelHub.register_model_index(osp.join(root, 'model-index.yml'),
-                                      config_prefix=root)
+        ModelHub.register_model_index(
+            osp.join(root, 'model-index.yml'), config_prefix=root)
     _REGISTERED = True
 
 
@@ -58,7 +58,6 @@ def _types(node):
 def is_mogazoo_config(cfg) -> bool:
     """Whether a config's ``model`` uses a module mogazoo registers."""
     from mmengine.registry import DefaultScope
-
     from mmpretrain.registry import MODELS
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         for type_ in _types(cfg.get('model') or {}):
@@ -76,22 +75,26 @@ def metainfo_for(config_path: str = None, name: str = None):
     """The ``ModelHub`` metainfo of a mogazoo name or config file, or one
     made for a config outside the index (an image-classification task, so
     that ``mmpretrain.inference_model`` picks its inferencer)."""
-    from modelindex.models.Model import Model
     from mmpretrain.apis import ModelHub
+    from modelindex.models.Model import Model
 
     from mogazoo.hub import model_index
     index = model_index()
     if name is None and config_path is not None:
         real = osp.realpath(config_path)
-        name = next((n for n, e in index.items()
-                     if osp.realpath(e['config']) == real), None)
+        name = next(
+            (n for n, e in index.items() if osp.realpath(e['config']) == real),
+            None)
     if name is not None and name in index:
         register_model_index()
         return ModelHub.get(name)
     stem = osp.splitext(osp.basename(str(config_path or name)))[0]
-    return Model(name=stem, config=config_path,
-                 results=[dict(Task='Image Classification',
-                               Dataset='custom', Metrics={})])
+    return Model(
+        name=stem,
+        config=config_path,
+        results=[
+            dict(Task='Image Classification', Dataset='custom', Metrics={})
+        ])
 
 
 def resolve_pretrained(pretrained, name: str, weights=None, cfg=None):
@@ -128,8 +131,10 @@ def load_strict(model, pretrained: str, target: str) -> dict:
     from mogazoo.utils.checkpoint_fit import check_fit
     ckpt = _load_checkpoint(pretrained, map_location='cpu', logger='silent')
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    state = {k[len('module.'):] if k.startswith('module.') else k: v
-             for k, v in state.items()}
+    state = {
+        k[len('module.'):] if k.startswith('module.') else k: v
+        for k, v in state.items()
+    }
     model.load_state_dict(
         check_fit(model.state_dict(), state, 'strict', str(pretrained),
                   target))
@@ -139,8 +144,8 @@ def load_strict(model, pretrained: str, target: str) -> dict:
 def classes_of(meta: dict, cfg) -> tuple:
     """Class names: the checkpoint meta's, else the config dataset's."""
     from .inference import dataset_classes
-    classes = (meta.get('dataset_meta') or {}).get('classes') or meta.get(
-        'CLASSES') or dataset_classes(cfg)
+    classes = (meta.get('dataset_meta') or {}
+               ).get('classes') or meta.get('CLASSES') or dataset_classes(cfg)
     return tuple(classes) if classes else ()
 
 
@@ -178,11 +183,11 @@ def get_model(model,
         metainfo = metainfo_for(name=name)
         cfg = metainfo.config
     else:
-        return _ORIGINAL(model, pretrained, device, device_map,
-                         offload_folder, url_mapping, **kwargs)
+        return _ORIGINAL(model, pretrained, device, device_map, offload_folder,
+                         url_mapping, **kwargs)
     if not is_mogazoo_config(cfg):
-        return _ORIGINAL(model, pretrained, device, device_map,
-                         offload_folder, url_mapping, **kwargs)
+        return _ORIGINAL(model, pretrained, device, device_map, offload_folder,
+                         url_mapping, **kwargs)
     if metainfo is None:
         metainfo = metainfo_for(config_path=name)
     label = name or metainfo.name
@@ -198,8 +203,8 @@ def get_model(model,
     built._metainfo = metainfo
     if device_map is not None:
         from mmpretrain.apis.utils import dispatch_model
-        built = dispatch_model(built, device_map=device_map,
-                               offload_folder=offload_folder)
+        built = dispatch_model(
+            built, device_map=device_map, offload_folder=offload_folder)
     elif device is not None:
         built.to(device)
     return built.eval()

@@ -11,7 +11,6 @@ from .moganet_downstream import (convert_moganet_det,
 __all__ = [
     'convert_dgmn2', 'convert_fastervit', 'convert_moganet',
     'convert_moganet_det', 'convert_moganet_downstream', 'convert_moganet_seg',
-    'converter_main',
-    'load_official_state_dict', 'save_mmengine_checkpoint',
+    'converter_main', 'load_official_state_dict', 'save_mmengine_checkpoint',
     'select_state_dict'
 ]

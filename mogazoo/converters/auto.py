@@ -27,8 +27,7 @@ from mmengine.logging import print_log
 from .common import select_state_dict
 from .dgmn2 import convert_dgmn2
 from .fastervit import convert_fastervit
-from .moganet import (convert_moganet, is_openmixup_moganet,
-                      openmixup_ema_keys)
+from .moganet import convert_moganet, is_openmixup_moganet, openmixup_ema_keys
 from .moganet_downstream import convert_moganet_downstream, detect_task
 
 #: family: (key pattern of the official layout, converter, tool script)
@@ -43,8 +42,8 @@ OFFICIAL_LAYOUTS = OrderedDict(
 #: family: downstream (det / seg) tool scripts, by task; families not
 #: listed have no converter for their official det / seg checkpoints
 DOWNSTREAM_TOOLS = dict(
-    MogaNet=dict(det='moganet_det_to_mogazoo.py',
-                 seg='moganet_seg_to_mogazoo.py'))
+    MogaNet=dict(
+        det='moganet_det_to_mogazoo.py', seg='moganet_seg_to_mogazoo.py'))
 _DONE = False
 
 
@@ -60,8 +59,10 @@ def detect_official(state_dict) -> str:
     Args:
         state_dict (Mapping): A state dict (``module.`` prefixes allowed).
     """
-    keys = [k[len('module.'):] if k.startswith('module.') else k
-            for k in state_dict]
+    keys = [
+        k[len('module.'):] if k.startswith('module.') else k
+        for k in state_dict
+    ]
     for family, (pattern, _, _) in OFFICIAL_LAYOUTS.items():
         if any(pattern.match(k) for k in keys):
             return family
@@ -93,8 +94,9 @@ def _convert_downstream(checkpoint, family, source):
             f'{tool_command(family, source)}')
     task = detect_task(state)
     script = tools[task or 'det']
-    what = dict(det='detection ', seg='segmentation ').get(
-        task, 'detection / segmentation ')
+    what = dict(
+        det='detection ',
+        seg='segmentation ').get(task, 'detection / segmentation ')
     try:
         converted = convert_moganet_downstream(
             select_state_dict(checkpoint, source=source))
@@ -110,8 +112,11 @@ def _convert_downstream(checkpoint, family, source):
         f'python tools/model_converters/{script} {source} DST would',
         logger='current')
     return dict(
-        meta=dict(source=osp.basename(str(source)), ema=False,
-                  converter=script, converted_in_memory=True),
+        meta=dict(
+            source=osp.basename(str(source)),
+            ema=False,
+            converter=script,
+            converted_in_memory=True),
         state_dict=converted)
 
 
@@ -182,8 +187,11 @@ def convert_if_official(checkpoint, source: str = 'checkpoint'):
         f'({len(converted)} tensors) as {command} would{extra}',
         logger='current')
     return dict(
-        meta=dict(source=osp.basename(str(source)), ema=False,
-                  converter=script, converted_in_memory=True),
+        meta=dict(
+            source=osp.basename(str(source)),
+            ema=False,
+            converter=script,
+            converted_in_memory=True),
         state_dict=converted)
 
 
@@ -217,6 +225,7 @@ def install_checkpoint_loaders() -> None:
         from mogazoo.hub import load_url
         return load_url(filename, map_location=map_location)
 
-    CheckpointLoader.register_scheme(('http://', 'https://'), load_from_http,
+    CheckpointLoader.register_scheme(('http://', 'https://'),
+                                     load_from_http,
                                      force=True)
     _DONE = True

@@ -83,8 +83,9 @@ def select_state_dict(ckpt, ema=False, source='checkpoint'):
     if ema and 'state_dict_ema' in ckpt:
         state_dict = ckpt['state_dict_ema']
     else:
-        state_dict = next((ckpt[k] for k in STATE_DICT_KEYS
-                           if isinstance(ckpt.get(k), dict)), ckpt)
+        state_dict = next(
+            (ckpt[k]
+             for k in STATE_DICT_KEYS if isinstance(ckpt.get(k), dict)), ckpt)
         if ema:
             swap_ema = isinstance(state_dict, dict) and any(
                 isinstance(k, str) and k.startswith(EMA_BUFFER_PREFIX)
@@ -174,8 +175,7 @@ def save_mmengine_checkpoint(state_dict, path, meta=None):
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
     # a fresh hidden name: two converters writing one DST do not collide
-    tmp = osp.join(folder,
-                   f'.{osp.basename(path)}.{secrets.token_hex(4)}.tmp')
+    tmp = osp.join(folder, f'.{osp.basename(path)}.{secrets.token_hex(4)}.tmp')
     with atomic_writer(path, tmp) as f:
         torch.save(dict(meta=meta or {}, state_dict=state_dict), f)
 
@@ -203,12 +203,14 @@ def converter_main(name, convert, description, argv=None):
     parser.add_argument('src', help='official checkpoint')
     parser.add_argument('dst', help='where to write the mogazoo checkpoint')
     parser.add_argument(
-        '--ema', action='store_true',
+        '--ema',
+        action='store_true',
         help='convert state_dict_ema instead of state_dict (in an mmcv 1.x '
         "EMAHook checkpoint, e.g. OpenMixup's: the ema_* buffers in place "
         'of the parameters)')
     parser.add_argument(
-        '--trust-file', action='store_true',
+        '--trust-file',
+        action='store_true',
         help='allow unknown pickled objects in SRC (only for trusted files; '
         'files that reference os, subprocess, exec and the like are refused '
         'anyway)')
@@ -219,9 +221,10 @@ def converter_main(name, convert, description, argv=None):
                                               args.trust_file)
         converted = convert(state_dict)
         save_mmengine_checkpoint(
-            converted, args.dst,
-            meta=dict(source=osp.basename(args.src), ema=args.ema,
-                      converter=name))
+            converted,
+            args.dst,
+            meta=dict(
+                source=osp.basename(args.src), ema=args.ema, converter=name))
     except (OSError, RuntimeError, KeyError, ValueError) as exc:
         sys.exit(f'{name}: error: {exc}')
     print(f'Converted {len(converted)} tensors from {args.src} to {args.dst}')

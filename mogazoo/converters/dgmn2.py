@@ -3,8 +3,14 @@ import re
 from collections import OrderedDict
 
 # stem: conv{1,2,3} / norm{1,2,3} of patch_embed1 -> Sequential indices
-_STEM = {'conv1': 0, 'norm1': 1, 'conv2': 3, 'norm2': 4, 'conv3': 6,
-         'norm3': 7}
+_STEM = {
+    'conv1': 0,
+    'norm1': 1,
+    'conv2': 3,
+    'norm2': 4,
+    'conv3': 6,
+    'norm3': 7
+}
 _RULES = [
     (r'^patch_embed1\.(conv[123]|norm[123])\.',
      lambda m: f'backbone.patch_embeds.0.{_STEM[m[1]]}.'),

@@ -45,8 +45,8 @@ def convert_fastervit(state_dict):
             dict holds no FasterViT keys at all.
     """
     levels = [
-        int(m[1]) for m in (re.match(r'^levels\.(\d+)\.', k)
-                            for k in state_dict) if m
+        int(m[1])
+        for m in (re.match(r'^levels\.(\d+)\.', k) for k in state_dict) if m
     ]
     if not levels:
         raise ValueError(
@@ -62,8 +62,7 @@ def convert_fastervit(state_dict):
         alias = _ALIAS.match(key)
         if alias:
             twin = f'{alias[1]}pos_embed.{alias[2]}'
-            if twin in state_dict and not torch.equal(state_dict[twin],
-                                                      value):
+            if twin in state_dict and not torch.equal(state_dict[twin], value):
                 raise ValueError(f'{key} differs from {twin}; they are one '
                                  'conv in the official model')
             if twin not in state_dict:

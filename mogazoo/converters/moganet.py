@@ -100,8 +100,10 @@ def is_openmixup_moganet(state_dict) -> bool:
 
 def openmixup_ema_keys(state_dict):
     """The ``ema_*`` buffers of OpenMixup's ``EMAHook`` in a state dict."""
-    return [k for k in _strip_module(state_dict)
-            if k.startswith(OPENMIXUP_EMA_PREFIX)]
+    return [
+        k for k in _strip_module(state_dict)
+        if k.startswith(OPENMIXUP_EMA_PREFIX)
+    ]
 
 
 def convert_moganet_openmixup(state_dict):
@@ -135,11 +137,11 @@ def convert_moganet_openmixup(state_dict):
             unknown.append(key)
     if unknown:
         from .moganet_downstream import detect_task
-        hint = dict(det='; it looks like a detection checkpoint: use '
-                    'moganet_det_to_mogazoo.py',
-                    seg='; it looks like a segmentation checkpoint: use '
-                    'moganet_seg_to_mogazoo.py').get(
-                        detect_task(state_dict), '')
+        hint = dict(
+            det='; it looks like a detection checkpoint: use '
+            'moganet_det_to_mogazoo.py',
+            seg='; it looks like a segmentation checkpoint: use '
+            'moganet_seg_to_mogazoo.py').get(detect_task(state_dict), '')
         raise ValueError(
             f'{len(unknown)} keys are neither the MogaNet backbone '
             '(backbone.*) nor the linear head (head.fc.weight, '

@@ -33,10 +33,10 @@ from .moganet import convert_moganet
 
 #: task: (description, top-level modules besides the backbone)
 TASKS = OrderedDict(
-    det=('detection (mmdet 2.x)',
-         ('neck', 'bbox_head', 'rpn_head', 'roi_head')),
-    seg=('segmentation (mmseg 0.x)',
-         ('neck', 'decode_head', 'auxiliary_head')),
+    det=('detection (mmdet 2.x)', ('neck', 'bbox_head', 'rpn_head',
+                                   'roi_head')),
+    seg=('segmentation (mmseg 0.x)', ('neck', 'decode_head',
+                                      'auxiliary_head')),
 )
 #: Heads that only one task has: they tell a det from a seg checkpoint.
 _TASK_MARKERS = OrderedDict(
@@ -61,8 +61,10 @@ def is_official_moganet_downstream(state_dict) -> bool:
 
 
 def _tasks_present(keys):
-    return [task for task, marker in _TASK_MARKERS.items()
-            if any(marker.match(k) for k in keys)]
+    return [
+        task for task, marker in _TASK_MARKERS.items() if any(
+            marker.match(k) for k in keys)
+    ]
 
 
 def detect_task(state_dict) -> str:

@@ -1,8 +1,7 @@
 """Datasets and transforms for your own image folders, and a check that
 every image of a dataset decodes."""
 from .check import (CorruptDatasetError, check_dataset_images,
-                    dataset_image_paths, find_corrupt_images,
-                    pipeline_loader)
+                    dataset_image_paths, find_corrupt_images, pipeline_loader)
 from .image_folder import (IMG_EXTENSIONS, ImageFolderDataset, ImageFolderScan,
                            scan_image_folder, stratified_split)
 from .split import split_folder

@@ -30,10 +30,11 @@ class CorruptDatasetError(ValueError):
         self.corrupt = corrupt
 
 
-def find_corrupt_images(paths: Sequence[str],
-                        jobs: int = 4,
-                        loader: Optional[LoadImageFromFileSafe] = None
-                        ) -> List[Tuple[str, str]]:
+def find_corrupt_images(
+        paths: Sequence[str],
+        jobs: int = 4,
+        loader: Optional[LoadImageFromFileSafe] = None
+) -> List[Tuple[str, str]]:
     """The files of ``paths`` that do not load, each with the reason.
 
     Args:
@@ -72,8 +73,7 @@ def pipeline_loader(pipeline: Optional[Sequence]) -> LoadImageFromFileSafe:
     type, decoding backend and file backend), or a default one."""
     for step in pipeline or ():
         kind = step.get('type') if isinstance(step, dict) else type(step)
-        name = kind if isinstance(kind, str) else getattr(kind, '__name__',
-                                                          '')
+        name = kind if isinstance(kind, str) else getattr(kind, '__name__', '')
         if name.split('.')[-1].startswith('LoadImageFromFile'):
             args = step if isinstance(step, dict) else vars(step)
             return LoadImageFromFileSafe(
@@ -95,13 +95,12 @@ def dataset_image_paths(dataset) -> List[str]:
     return paths
 
 
-def check_dataset_images(cfg,
-                         loaders: Sequence[str] = ('train_dataloader',
-                                                   'val_dataloader'),
-                         jobs: Optional[int] = None,
-                         limit: int = 5,
-                         log: Optional[Callable[[str], None]] = print
-                         ) -> Dict[str, int]:
+def check_dataset_images(
+        cfg,
+        loaders: Sequence[str] = ('train_dataloader', 'val_dataloader'),
+        jobs: Optional[int] = None,
+        limit: int = 5,
+        log: Optional[Callable[[str], None]] = print) -> Dict[str, int]:
     """Decode every image of the datasets of a config's dataloaders.
 
     Each dataset is built from the config (in its ``default_scope``) and

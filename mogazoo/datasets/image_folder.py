@@ -280,7 +280,8 @@ class ImageFolderDataset(CustomDataset):
                                f'{self.img_prefix}')
         index = {c: i for i, c in enumerate(classes)}
         return [
-            dict(img_path=osp.join(self.img_prefix, path),
-                 gt_label=index[scan.classes[label]])
+            dict(
+                img_path=osp.join(self.img_prefix, path),
+                gt_label=index[scan.classes[label]])
             for path, label in scan.samples
         ]

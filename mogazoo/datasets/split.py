@@ -35,8 +35,13 @@ def find_corrupt(root, paths, jobs=4):
             if osp.join(root, p) in bad]
 
 
-def split_folder(root, val_ratio=0.2, seed=0, out_dir=None, check=False,
-                 jobs=4, log=print):
+def split_folder(root,
+                 val_ratio=0.2,
+                 seed=0,
+                 out_dir=None,
+                 check=False,
+                 jobs=4,
+                 log=print):
     """Write the split of ``root`` (see the module doc) and return its
     summary (what ``split.json`` holds)."""
     scan = scan_image_folder(root)
@@ -78,17 +83,21 @@ def split_folder(root, val_ratio=0.2, seed=0, out_dir=None, check=False,
     os.makedirs(out_dir, exist_ok=True)
     for name, indices in (('train', train), ('val', val)):
         with open(osp.join(out_dir, f'{name}.txt'), 'w') as f:
-            f.writelines(f'{samples[i][0]} {samples[i][1]}\n'
-                         for i in indices)
+            f.writelines(f'{samples[i][0]} {samples[i][1]}\n' for i in indices)
     with open(osp.join(out_dir, 'classes.txt'), 'w') as f:
         f.writelines(f'{c}\n' for c in classes)
     summary = dict(
-        root=osp.abspath(root), val_ratio=val_ratio, seed=seed,
-        classes=len(classes), train=len(train), val=len(val),
-        left_out=dict(empty_classes=scan.empty_classes,
-                      non_images=len(scan.non_images),
-                      loose_files=len(scan.loose_files),
-                      corrupt=[p for p, _ in corrupt]))
+        root=osp.abspath(root),
+        val_ratio=val_ratio,
+        seed=seed,
+        classes=len(classes),
+        train=len(train),
+        val=len(val),
+        left_out=dict(
+            empty_classes=scan.empty_classes,
+            non_images=len(scan.non_images),
+            loose_files=len(scan.loose_files),
+            corrupt=[p for p, _ in corrupt]))
     with open(osp.join(out_dir, 'split.json'), 'w') as f:
         json.dump(summary, f, indent=2)
     log(f'{len(classes)} classes: {len(train)} train / {len(val)} val images'

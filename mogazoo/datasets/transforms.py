@@ -64,8 +64,10 @@ class LoadImageFromFileSafe(LoadImageFromFile):
         message = f'Cannot read image {path} ({error})'
         if not self.skip_corrupt:
             raise CorruptImageError(message)
-        print_log(f'{message}; skipped, another sample is drawn',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            f'{message}; skipped, another sample is drawn',
+            logger='current',
+            level=logging.WARNING)
         return None
 
     def __repr__(self):

@@ -69,8 +69,7 @@ def export_mode(model: nn.Module):
             setattr(m, name, value)
 
 
-def export_meta(model: nn.Module, shape: Sequence[int],
-                softmax: bool) -> dict:
+def export_meta(model: nn.Module, shape: Sequence[int], softmax: bool) -> dict:
     """What a runtime needs to feed and read the exported network.
 
     Args:
@@ -92,8 +91,9 @@ def export_meta(model: nn.Module, shape: Sequence[int],
         to_rgb=bool(getattr(pre, 'to_rgb', False)),
         mean=None if mean is None else mean.flatten().tolist(),
         std=None if std is None else std.flatten().tolist(),
-        classes=list((getattr(model, 'dataset_meta', None) or {}).get(
-            'classes') or []) or None)
+        classes=list(
+            (getattr(model, 'dataset_meta', None) or {}).get('classes') or [])
+        or None)
 
 
 def export_model(model: nn.Module,
@@ -135,19 +135,35 @@ def export_model(model: nn.Module,
         wrapper(x)  # fill lazily built caches (FasterViT's position tables)
         if fmt == 'torchscript':
             traced = torch.jit.trace(wrapper, x, check_trace=False)
-            torch.jit.save(traced, path,
-                           _extra_files={f'{META_KEY}.json': meta})
+            torch.jit.save(
+                traced, path, _extra_files={f'{META_KEY}.json': meta})
             return path
         names = dict(input_names=['input'], output_names=['output'])
         if dynamo:
             torch.onnx.export(
-                wrapper, (x, ), path, dynamo=True, verbose=False,
+                wrapper, (x, ),
+                path,
+                dynamo=True,
+                verbose=False,
                 opset_version=max(opset, 18),
-                dynamic_shapes=({0: torch.export.Dim('batch')}, ), **names)
+                dynamic_shapes=({
+                    0: torch.export.Dim('batch')
+                }, ),
+                **names)
         else:
             torch.onnx.export(
-                wrapper, (x, ), path, dynamo=False, opset_version=opset,
-                dynamic_axes={'input': {0: 'batch'}, 'output': {0: 'batch'}},
+                wrapper, (x, ),
+                path,
+                dynamo=False,
+                opset_version=opset,
+                dynamic_axes={
+                    'input': {
+                        0: 'batch'
+                    },
+                    'output': {
+                        0: 'batch'
+                    }
+                },
                 **names)
     import onnx
     proto = onnx.load(path)
@@ -222,5 +238,9 @@ def check_exported(model: nn.Module,
     diff = float(np.abs(out - ref).max())
     ref_max = float(np.abs(ref).max())
     tol = atol * max(1.0, ref_max)
-    return dict(max_abs_diff=diff, max_abs_ref=ref_max, tolerance=tol,
-                passed=diff <= tol, output_shape=list(out.shape))
+    return dict(
+        max_abs_diff=diff,
+        max_abs_ref=ref_max,
+        tolerance=tol,
+        passed=diff <= tol,
+        output_shape=list(out.shape))

@@ -20,11 +20,15 @@ def parse_common_args(parser, argv=None):
     ``sys.argv``), and export ``LOCAL_RANK`` for launchers that pass
     ``--local-rank``."""
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override config settings, key=value (e.g. '
         'train_cfg.max_epochs=10)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm',
-                                               'mpi'], default='none')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -76,8 +80,9 @@ def check_data_root(cfg, loader):
 #: Hooks every run of the tools gets, also with mmdet / mmseg runtimes that
 #: do not name them: ``default_hooks`` key -> type. Options given in the
 #: config (``default_hooks.finite_check.enable=False``) are kept.
-SAFETY_HOOKS = dict(checkpoint_fit='mmpretrain.CheckpointFitHook',
-                    finite_check='mmpretrain.FiniteCheckHook')
+SAFETY_HOOKS = dict(
+    checkpoint_fit='mmpretrain.CheckpointFitHook',
+    finite_check='mmpretrain.FiniteCheckHook')
 
 
 def add_safety_hooks(cfg):
@@ -98,7 +103,8 @@ def add_safety_hooks(cfg):
     builtin = ('runtime_info', 'timer', 'sampler_seed', 'logger',
                'param_scheduler', 'checkpoint')
     cfg.default_hooks = {
-        k: v for k, v in hooks.items() if v is not None or k in builtin
+        k: v
+        for k, v in hooks.items() if v is not None or k in builtin
     }
 
 

@@ -148,10 +148,12 @@ def topk_accuracy(scores, labels, topk: Sequence[int] = (1, 5)) -> dict:
     }
 
 
-def classification_summary(scores,
-                           labels,
-                           classes: Optional[Sequence[str]] = None,
-                           topk: Sequence[int] = (1, 5)) -> dict:
+def classification_summary(
+        scores,
+        labels,
+        classes: Optional[Sequence[str]] = None,
+        topk: Sequence[int] = (1, 5),
+) -> dict:
     """All the numbers of the report.
 
     Args:
@@ -185,22 +187,29 @@ def classification_summary(scores,
         if 0 < onehot[:, c].sum() < len(labels) else np.nan for c in ids
     ])
     per_class = [
-        dict(name=classes[c], precision=float(prec[c]), recall=float(rec[c]),
-             f1=float(f1[c]), support=int(support[c]), auc=float(auc[c]))
-        for c in ids
+        dict(
+            name=classes[c],
+            precision=float(prec[c]),
+            recall=float(rec[c]),
+            f1=float(f1[c]),
+            support=int(support[c]),
+            auc=float(auc[c])) for c in ids
     ]
 
     def average(weights):
-        out = {k: float(np.average([r[k] for r in per_class], weights=weights))
-               for k in ('precision', 'recall', 'f1')}
+        out = {
+            k: float(np.average([r[k] for r in per_class], weights=weights))
+            for k in ('precision', 'recall', 'f1')
+        }
         ok = ~np.isnan(auc) & (weights > 0)
         out['auc'] = float(np.average(auc[ok], weights=weights[ok])) \
             if ok.any() else math.nan
         out['support'] = int(support.sum())
         return out
 
-    micro = roc_auc_score(onehot.ravel(), scores.ravel()) if 0 < onehot.sum(
-    ) < onehot.size else math.nan
+    micro = roc_auc_score(
+        onehot.ravel(),
+        scores.ravel()) if 0 < onehot.sum() < onehot.size else math.nan
     return dict(
         num_samples=int(len(labels)),
         num_classes=num_classes,
@@ -210,8 +219,7 @@ def classification_summary(scores,
         macro_avg=average(np.ones(num_classes)),
         weighted_avg=average(support.astype(np.float64)),
         micro_auc=float(micro),
-        confusion_matrix=confusion_matrix(labels, preds,
-                                          labels=ids).tolist())
+        confusion_matrix=confusion_matrix(labels, preds, labels=ids).tolist())
 
 
 def normalize_confusion(matrix) -> np.ndarray:
@@ -219,8 +227,7 @@ def normalize_confusion(matrix) -> np.ndarray:
     classes without images stay zero."""
     matrix = np.asarray(matrix, dtype=np.float64)
     sums = matrix.sum(axis=1, keepdims=True)
-    return np.divide(matrix, sums, out=np.zeros_like(matrix),
-                     where=sums > 0)
+    return np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)
 
 
 def _figure(size):
@@ -253,15 +260,23 @@ def plot_roc(scores, labels, classes, path: str) -> str:
         for c, name in enumerate(classes):
             if 0 < onehot[:, c].sum() < len(labels):
                 fpr, tpr, _ = roc_curve(onehot[:, c], scores[:, c])
-                ax.plot(fpr, tpr, lw=1,
-                        label=f'{name} (AUC {auc(fpr, tpr):.3f})')
+                ax.plot(
+                    fpr, tpr, lw=1, label=f'{name} (AUC {auc(fpr, tpr):.3f})')
     if 0 < onehot.sum() < onehot.size:
         fpr, tpr, _ = roc_curve(onehot.ravel(), scores.ravel())
-        ax.plot(fpr, tpr, 'k--', lw=2,
-                label=f'micro average (AUC {auc(fpr, tpr):.3f})')
+        ax.plot(
+            fpr,
+            tpr,
+            'k--',
+            lw=2,
+            label=f'micro average (AUC {auc(fpr, tpr):.3f})')
     ax.plot([0, 1], [0, 1], color='grey', lw=0.5)
-    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel='False positive rate',
-           ylabel='True positive rate', title='ROC (one-vs-rest)')
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        xlabel='False positive rate',
+        ylabel='True positive rate',
+        title='ROC (one-vs-rest)')
     ax.legend(loc='lower right', fontsize='small')
     fig.savefig(path, dpi=100, bbox_inches='tight')
     return path
@@ -289,11 +304,18 @@ def plot_confusion_matrix(matrix, classes, path: str) -> str:
     if n <= 15:
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, f'{norm[i, j]:.2f}', ha='center', va='center',
-                        fontsize=8,
-                        color='white' if norm[i, j] > 0.5 else 'black')
-    ax.set(xlabel='Predicted', ylabel='True',
-           title='Confusion matrix (normalized over true classes)')
+                ax.text(
+                    j,
+                    i,
+                    f'{norm[i, j]:.2f}',
+                    ha='center',
+                    va='center',
+                    fontsize=8,
+                    color='white' if norm[i, j] > 0.5 else 'black')
+    ax.set(
+        xlabel='Predicted',
+        ylabel='True',
+        title='Confusion matrix (normalized over true classes)')
     fig.savefig(path, dpi=100, bbox_inches='tight')
     return path
 
@@ -307,8 +329,9 @@ def _rows(summary):
 
 def _format_text(summary, sklearn_text):
     lines = [sklearn_text.rstrip(), '']
-    lines += [f'{k} accuracy: {v:.4f}'
-              for k, v in summary['topk_accuracy'].items()]
+    lines += [
+        f'{k} accuracy: {v:.4f}' for k, v in summary['topk_accuracy'].items()
+    ]
     lines += [
         f"macro AUC (one-vs-rest): {summary['macro_avg']['auc']:.4f}",
         f"weighted AUC: {summary['weighted_avg']['auc']:.4f}",
@@ -327,11 +350,13 @@ def _json_safe(obj):
     return obj
 
 
-def write_report(scores,
-                 labels,
-                 out_dir: str,
-                 classes: Optional[Sequence[str]] = None,
-                 topk: Sequence[int] = (1, 5)) -> dict:
+def write_report(
+        scores,
+        labels,
+        out_dir: str,
+        classes: Optional[Sequence[str]] = None,
+        topk: Sequence[int] = (1, 5),
+) -> dict:
     """Write the whole report into ``out_dir``: ``roc.png``,
     ``confusion_matrix.png``, ``classification_report.csv`` (one row per
     class, then the macro and weighted averages), ``classification_report
@@ -356,8 +381,8 @@ def write_report(scores,
     files = {
         name: osp.join(out_dir, name)
         for name in ('roc.png', 'confusion_matrix.png',
-                     'classification_report.csv',
-                     'classification_report.txt', 'summary.json')
+                     'classification_report.csv', 'classification_report.txt',
+                     'summary.json')
     }
     plot_roc(scores, labels, classes, files['roc.png'])
     matrix = summary['confusion_matrix']
@@ -368,8 +393,12 @@ def write_report(scores,
         writer.writeheader()
         writer.writerows(_rows(summary))
     text = classification_report(
-        labels, scores.argmax(axis=1), labels=list(range(len(classes))),
-        target_names=classes, digits=4, zero_division=0)
+        labels,
+        scores.argmax(axis=1),
+        labels=list(range(len(classes))),
+        target_names=classes,
+        digits=4,
+        zero_division=0)
     with open(files['classification_report.txt'], 'w') as f:
         f.write(_format_text(summary, text))
     summary['confusion_matrix_normalized'] = normalize_confusion(

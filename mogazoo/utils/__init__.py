@@ -8,7 +8,7 @@ from .setup_env import (check_checkpoint, check_file_exists, configure_device,
 
 __all__ = [
     'allow_mmengine_checkpoints', 'check_checkpoint', 'check_file_exists',
-    'configure_device', 'load_config', 'load_plain_pickle',
-    'load_torch_file', 'pipeline_input_size', 'register_all_modules',
-    'switch_to_deploy', 'torch_file_globals', 'UnsafeFileError'
+    'configure_device', 'load_config', 'load_plain_pickle', 'load_torch_file',
+    'pipeline_input_size', 'register_all_modules', 'switch_to_deploy',
+    'torch_file_globals', 'UnsafeFileError'
 ]

@@ -17,8 +17,15 @@ def resolve_device(device):
     return device
 
 
-def benchmark(model, inputs, device='cpu', amp=False, channels_last=False,
-              compile=False, warmup=3, iters=10, train=False):
+def benchmark(model,
+              inputs,
+              device='cpu',
+              amp=False,
+              channels_last=False,
+              compile=False,
+              warmup=3,
+              iters=10,
+              train=False):
     """Time ``model(inputs)`` in eval mode under inference mode, or with
     ``train=True`` whole training steps (train mode, cross-entropy of the
     flattened output against random labels, backward, AdamW step).
@@ -52,8 +59,8 @@ def benchmark(model, inputs, device='cpu', amp=False, channels_last=False,
             out = out[-1] if isinstance(out, (tuple, list)) else out
             out = out.float().flatten(1)
             if labels is None:
-                labels = torch.randint(out.shape[1], (len(out), ),
-                                       device=out.device)
+                labels = torch.randint(
+                    out.shape[1], (len(out), ), device=out.device)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(F.cross_entropy(out, labels)).backward()
             scaler.step(optimizer)

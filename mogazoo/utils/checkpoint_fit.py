@@ -45,9 +45,8 @@ class CheckpointMismatchError(RuntimeError):
 def strip_module(state_dict: Mapping) -> 'OrderedDict':
     """The state dict without DataParallel's ``module.`` prefixes (its
     ``_metadata``, which versioned modules read, kept)."""
-    out = OrderedDict(
-        (k[len('module.'):] if k.startswith('module.') else k, v)
-        for k, v in state_dict.items())
+    out = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v)
+                      for k, v in state_dict.items())
     metadata = getattr(state_dict, '_metadata', None)
     if metadata is not None:
         out._metadata = metadata
@@ -86,9 +85,12 @@ def compare_state_dicts(model_state: Mapping, ckpt_state: Mapping) -> Dict:
         else:
             matched += 1
     unexpected = [k for k in ckpt_state if k not in model_state]
-    return dict(missing=missing, unexpected=unexpected,
-                mismatched=mismatched, matched=matched,
-                total=len(model_state))
+    return dict(
+        missing=missing,
+        unexpected=unexpected,
+        mismatched=mismatched,
+        matched=matched,
+        total=len(model_state))
 
 
 def _likely_cause(diff, model_state, ckpt_state) -> str:
@@ -146,15 +148,16 @@ def mismatch_summary(diff, model_state, ckpt_state, source, target) -> str:
         'unexpected'
     ]
     if diff['mismatched']:
-        parts.append('other shapes: ' + ', '.join(
-            f'{k} {c} vs {m}' for k, c, m in diff['mismatched'][:SHOWN]))
+        parts.append('other shapes: ' +
+                     ', '.join(f'{k} {c} vs {m}'
+                               for k, c, m in diff['mismatched'][:SHOWN]))
     if diff['missing']:
         parts.append('missing: ' + ', '.join(diff['missing'][:SHOWN]))
     if diff['unexpected']:
         parts.append('unexpected: ' + ', '.join(diff['unexpected'][:SHOWN]))
     cause = _likely_cause(diff, model_state, ckpt_state)
-    return (f'Checkpoint {source} does not fit {target}: '
-            + '; '.join(parts) + f'. Likely cause: {cause}.')
+    return (f'Checkpoint {source} does not fit {target}: ' + '; '.join(parts) +
+            f'. Likely cause: {cause}.')
 
 
 def _is_output_norm(key):
@@ -204,14 +207,16 @@ def check_fit(model_state: Mapping, ckpt_state: Mapping, rule: str,
         print_log(
             f'{len(diff["mismatched"])} tensors of {source} do not fit '
             f'{target} and are not loaded (they keep their fresh '
-            'initialisation): ' + ', '.join(
-                f'{k} {c} -> {m}' for k, c, m in diff['mismatched']),
-            logger='current', level=logging.WARNING)
+            'initialisation): ' + ', '.join(f'{k} {c} -> {m}'
+                                            for k, c, m in diff['mismatched']),
+            logger='current',
+            level=logging.WARNING)
     if rule != 'strict' and diff['missing']:
         print_log(
             f'{len(diff["missing"])} tensors of {target} are not in '
-            f'{source} and keep their initialisation: '
-            + ', '.join(diff['missing'][:10])
-            + (' ...' if len(diff['missing']) > 10 else ''),
-            logger='current', level=logging.WARNING)
+            f'{source} and keep their initialisation: ' +
+            ', '.join(diff['missing'][:10]) +
+            (' ...' if len(diff['missing']) > 10 else ''),
+            logger='current',
+            level=logging.WARNING)
     return state

@@ -16,17 +16,32 @@ from mmengine.logging import print_log
 #: Top-level keys a config may set without having them already: the
 #: arguments of mmengine's Runner and what mmengine / mogazoo read beside.
 EXTRA_TOP_LEVEL_KEYS = frozenset({
-    'runner_type', 'custom_imports', 'model_wrapper_cfg',
-    'find_unused_parameters', 'compile', 'strategy', 'train_pipeline',
-    'test_pipeline', 'val_pipeline', 'dist_params', 'filename', 'text',
-    'pretty_text', 'vis_backends', 'tta_model', 'tta_pipeline',
+    'runner_type',
+    'custom_imports',
+    'model_wrapper_cfg',
+    'find_unused_parameters',
+    'compile',
+    'strategy',
+    'train_pipeline',
+    'test_pipeline',
+    'val_pipeline',
+    'dist_params',
+    'filename',
+    'text',
+    'pretty_text',
+    'vis_backends',
+    'tta_model',
+    'tta_pipeline',
 })
 
 
 def _runner_keys():
     from mmengine.runner import Runner
-    return {name for name in inspect.signature(Runner.__init__).parameters
-            if name != 'self'}
+    return {
+        name
+        for name in inspect.signature(Runner.__init__).parameters
+        if name != 'self'
+    }
 
 
 def check_option_keys(cfg, options, source='--cfg-options') -> None:
@@ -50,8 +65,7 @@ def check_option_keys(cfg, options, source='--cfg-options') -> None:
         top = str(key).split('.', 1)[0]
         if top in known:
             continue
-        close = difflib.get_close_matches(top, sorted(known), n=3,
-                                          cutoff=0.6)
+        close = difflib.get_close_matches(top, sorted(known), n=3, cutoff=0.6)
         hint = f'; did you mean {" or ".join(map(repr, close))}?' \
             if close else ''
         raise KeyError(

@@ -47,8 +47,9 @@ def config_test_pipeline(cfg) -> list:
 
 
 def pipeline_input_size(
-        cfg, default: Optional[Tuple[int, int]] = None
-) -> Optional[Tuple[int, int]]:
+        cfg,
+        default: Optional[Tuple[int,
+                                int]] = None) -> Optional[Tuple[int, int]]:
     """Input ``(H, W)`` that the config's test pipeline
     (:func:`config_test_pipeline`) produces for every image, or ``default``
     when it depends on the image.

@@ -34,12 +34,12 @@ DANGEROUS_MODULES = frozenset({
     '_thread', 'asyncio', 'bdb', 'cProfile', 'cffi', 'cloudpickle', 'code',
     'codeop', 'commands', 'concurrent', 'ctypes', '_ctypes', 'dill',
     'distutils', 'doctest', 'fileinput', 'ftplib', 'gc', 'http', 'imp',
-    'importlib', 'inspect', 'io', 'joblib', 'marshal', 'multiprocessing',
-    'nt', 'operator', 'os', 'pathlib', 'pdb', 'pickle', 'pip', 'pkgutil',
-    'posix', 'profile', 'pty', 'resource', 'runpy', 'setuptools', 'shutil',
-    'signal', 'site', 'smtplib', 'socket', 'subprocess', 'sys', 'telnetlib',
-    'tempfile', 'threading', 'timeit', 'trace', 'types', 'urllib',
-    'webbrowser', 'xmlrpc', 'zipimport'
+    'importlib', 'inspect', 'io', 'joblib', 'marshal', 'multiprocessing', 'nt',
+    'operator', 'os', 'pathlib', 'pdb', 'pickle', 'pip', 'pkgutil', 'posix',
+    'profile', 'pty', 'resource', 'runpy', 'setuptools', 'shutil', 'signal',
+    'site', 'smtplib', 'socket', 'subprocess', 'sys', 'telnetlib', 'tempfile',
+    'threading', 'timeit', 'trace', 'types', 'urllib', 'webbrowser', 'xmlrpc',
+    'zipimport'
 })
 
 #: Sub-modules of otherwise harmless packages that load or run code
@@ -49,12 +49,12 @@ DANGEROUS_SUBMODULES = ('numpy.testing', 'torch.fx', 'torch.hub',
                         'torch.utils.cpp_extension')
 
 #: Single globals that run code, reach attributes or load nested pickles.
-DANGEROUS_GLOBALS = frozenset(
-    [f'builtins.{name}' for name in (
-        '__import__', 'breakpoint', 'compile', 'delattr', 'eval', 'exec',
-        'exit', 'getattr', 'globals', 'help', 'input', 'locals', 'open',
-        'quit', 'setattr', 'vars')] +
-    ['torch.load', 'torch.storage._load_from_bytes'])
+DANGEROUS_GLOBALS = frozenset([
+    f'builtins.{name}'
+    for name in ('__import__', 'breakpoint', 'compile', 'delattr', 'eval',
+                 'exec', 'exit', 'getattr', 'globals', 'help', 'input',
+                 'locals', 'open', 'quit', 'setattr', 'vars')
+] + ['torch.load', 'torch.storage._load_from_bytes'])
 
 #: What :func:`pickle_globals` reports for a ``STACK_GLOBAL`` whose module
 #: or name is not a string literal of the pickle (computed while loading).
@@ -187,8 +187,10 @@ def torch_file_globals(path):
     """
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist()
-                     if n == 'data.pkl' or n.endswith('/data.pkl')]
+            names = [
+                n for n in zf.namelist()
+                if n == 'data.pkl' or n.endswith('/data.pkl')
+            ]
             if not names:
                 raise ValueError(f'{path} is a zip file without data.pkl')
             found = {}
@@ -229,8 +231,8 @@ def _storage_from_bytes(data):
     ``weights_only=True`` and must hold a storage."""
     if not isinstance(data, bytes):
         raise pickle.UnpicklingError('a tensor storage must be bytes')
-    storage = torch.load(io.BytesIO(data), map_location='cpu',
-                         weights_only=True)
+    storage = torch.load(
+        io.BytesIO(data), map_location='cpu', weights_only=True)
     if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
         raise pickle.UnpicklingError(
             f'a tensor storage holds a {type(storage).__name__}')
@@ -255,9 +257,9 @@ def _plain_globals():
     import numpy as np
     allowed = {
         f'builtins.{name}': getattr(builtins, name)
-        for name in ('bool', 'bytearray', 'bytes', 'complex', 'dict',
-                     'float', 'frozenset', 'int', 'list', 'range', 'set',
-                     'slice', 'str', 'tuple')
+        for name in ('bool', 'bytearray', 'bytes', 'complex', 'dict', 'float',
+                     'frozenset', 'int', 'list', 'range', 'set', 'slice',
+                     'str', 'tuple')
     }
     allowed['_codecs.encode'] = _encode_latin1
     allowed['collections.OrderedDict'] = OrderedDict
@@ -347,9 +349,9 @@ def load_plain_pickle(path, what='Pickle file'):
         with open(path, 'rb') as f:
             names = pickle_globals(f)
     except Exception as exc:  # noqa: BLE001 - re-raised with the path
-        raise RuntimeError(f'Could not read {what.lower()} {path} (truncated '
-                           f'or not a pickle?): {type(exc).__name__}: {exc}'
-                           ) from exc
+        raise RuntimeError(
+            f'Could not read {what.lower()} {path} (truncated '
+            f'or not a pickle?): {type(exc).__name__}: {exc}') from exc
     refused = [n for n in names if n not in allowed]
     if refused:
         raise UnsafeFileError(
@@ -393,8 +395,10 @@ def _weights_only_names():
             wou._get_user_allowed_globals())
     except (ImportError, AttributeError):  # private API of torch
         names = set()
-    return names | {f'{g.__module__}.{g.__qualname__}'
-                    for g in EXTRA_SAFE_GLOBALS}
+    return names | {
+        f'{g.__module__}.{g.__qualname__}'
+        for g in EXTRA_SAFE_GLOBALS
+    }
 
 
 class _GuardedUnpickler(pickle.Unpickler):
@@ -413,8 +417,10 @@ def _guarded_pickle_module():
     ``pickle_module``) that unpickles with :class:`_GuardedUnpickler`."""
     import types
     module = types.ModuleType('mogazoo_guarded_pickle')
-    module.__dict__.update(
-        {k: v for k, v in vars(pickle).items() if not k.startswith('__')})
+    module.__dict__.update({
+        k: v
+        for k, v in vars(pickle).items() if not k.startswith('__')
+    })
     module.Unpickler = _GuardedUnpickler
     module.load = lambda file, **kw: _GuardedUnpickler(file, **kw).load()
     module.loads = lambda data, **kw: _GuardedUnpickler(
@@ -475,8 +481,8 @@ def load_torch_file(path, map_location='cpu', trust_file=False):
 
     try:
         with _extra_safe_globals():
-            return torch.load(path, map_location=map_location,
-                              weights_only=True)
+            return torch.load(
+                path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         failure = exc
     except Exception as exc:  # noqa: BLE001 - re-raised with the path
@@ -496,9 +502,11 @@ def load_torch_file(path, map_location='cpu', trust_file=False):
             f'({", ".join(unknown)}). If you trust its source, pass '
             '--trust-file.') from failure
     try:
-        return torch.load(path, map_location=map_location,
-                          weights_only=False,
-                          pickle_module=_guarded_pickle_module())
+        return torch.load(
+            path,
+            map_location=map_location,
+            weights_only=False,
+            pickle_module=_guarded_pickle_module())
     except UnsafeFileError as exc:
         raise UnsafeFileError(
             f'{path} is refused: {exc} (it can run code or touch the '

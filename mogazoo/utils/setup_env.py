@@ -16,7 +16,6 @@ def register_all_modules(init_default_scope: bool = False) -> None:
     import mogazoo.engine  # noqa: F401
     import mogazoo.models  # noqa: F401
     from mogazoo.converters.auto import install_checkpoint_loaders
-
     from .compat import allow_mmengine_checkpoints
     allow_mmengine_checkpoints()
     install_checkpoint_loaders()
@@ -115,8 +114,7 @@ def check_checkpoint(path: str) -> str:
                         'checkpoint')
                 bad = zf.testzip()
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise RuntimeError(
-                f'Checkpoint {path} is corrupt: {exc}') from exc
+            raise RuntimeError(f'Checkpoint {path} is corrupt: {exc}') from exc
         if bad is not None:
             raise RuntimeError(
                 f'Checkpoint {path} is corrupt: its member {bad} fails the '

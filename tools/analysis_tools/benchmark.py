@@ -35,25 +35,34 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--shape', type=int, nargs='+',
-                        help='input H [W]; default: the test crop')
-    parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'],
-                        default='auto')
-    parser.add_argument('--amp', action='store_true',
-                        help='autocast (float16 on GPU, bfloat16 on CPU)')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs='+',
+        help='input H [W]; default: the test crop')
+    parser.add_argument(
+        '--device', choices=['auto', 'cpu', 'cuda'], default='auto')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='autocast (float16 on GPU, bfloat16 on CPU)')
     parser.add_argument('--channels-last', action='store_true')
-    parser.add_argument('--compile', action='store_true',
-                        help='torch.compile the model')
-    parser.add_argument('--deploy', action='store_true',
-                        help='switch_to_deploy() first (FasterViT)')
-    parser.add_argument('--train', action='store_true',
-                        help='time training steps (forward, backward, AdamW)')
-    parser.add_argument('--warmup', type=int, default=3,
-                        help='untimed iterations first')
-    parser.add_argument('--iters', type=int, default=10,
-                        help='timed iterations')
-    parser.add_argument('--threads', type=int,
-                        help='torch CPU threads (default: torch\'s)')
+    parser.add_argument(
+        '--compile', action='store_true', help='torch.compile the model')
+    parser.add_argument(
+        '--deploy',
+        action='store_true',
+        help='switch_to_deploy() first (FasterViT)')
+    parser.add_argument(
+        '--train',
+        action='store_true',
+        help='time training steps (forward, backward, AdamW)')
+    parser.add_argument(
+        '--warmup', type=int, default=3, help='untimed iterations first')
+    parser.add_argument(
+        '--iters', type=int, default=10, help='timed iterations')
+    parser.add_argument(
+        '--threads', type=int, help='torch CPU threads (default: torch\'s)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
     if args.shape is not None and len(args.shape) not in (1, 2):

@@ -28,21 +28,29 @@ from mogazoo.utils import load_config
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config', nargs='?',
-                        help='config file or name (to run the model)')
+    parser.add_argument(
+        'config', nargs='?', help='config file or name (to run the model)')
     parser.add_argument('checkpoint', nargs='?', help='checkpoint file')
     parser.add_argument('--results', help='a tools/test.py --out pickle')
     parser.add_argument('--out-dir', required=True, help='output folder')
     parser.add_argument('--classes', nargs='+', help='class names')
-    parser.add_argument('--config', dest='names_config',
-                        help='with --results: config whose dataset names '
-                        'the classes')
-    parser.add_argument('--topk', type=int, nargs='+',
-                        help='k of the top-k accuracies (default: 1, and 5 '
-                        'with at least 5 classes)')
+    parser.add_argument(
+        '--config',
+        dest='names_config',
+        help='with --results: config whose dataset names '
+        'the classes')
+    parser.add_argument(
+        '--topk',
+        type=int,
+        nargs='+',
+        help='k of the top-k accuracies (default: 1, and 5 '
+        'with at least 5 classes)')
     parser.add_argument('--no-progress', action='store_true')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value')
     args = parser.parse_args(argv)
     if args.results is None and (args.config is None
                                  or args.checkpoint is None):
@@ -77,8 +85,9 @@ def main(argv=None):
             scores, labels = results_to_arrays(load_results(args.results))
             config = args.names_config or args.config
             classes = dataset_classes(
-                load_config(find_config(config), args.cfg_options)
-            ) if config and not args.classes else None
+                load_config(
+                    find_config(config),
+                    args.cfg_options)) if config and not args.classes else None
         classes = args.classes or classes
         topk = args.topk or ((1, 5) if scores.shape[1] >= 5 else (1, ))
         summary = write_report(scores, labels, args.out_dir, classes, topk)

@@ -24,8 +24,10 @@ def main(argv=None):
     parser.add_argument('config')
     parser.add_argument('--shape', type=int, nargs='+', default=[224])
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    parser.add_argument('--deploy', action='store_true',
-                        help='count the model after switch_to_deploy()')
+    parser.add_argument(
+        '--deploy',
+        action='store_true',
+        help='count the model after switch_to_deploy()')
     args = parser.parse_args(argv)
     if len(args.shape) not in (1, 2):
         sys.exit('--shape takes H or H W')

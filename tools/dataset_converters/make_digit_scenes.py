@@ -1,8 +1,9 @@
 """Compose the bundled UCI digits into small scenes for detection and
 segmentation.
 
-    python tools/dataset_converters/make_digit_scenes.py [--out data/digit_scenes]
-        [--num-train 600] [--num-val 150] [--size 64] [--seed 0] [--force]
+    python tools/dataset_converters/make_digit_scenes.py
+        [--out data/digit_scenes] [--num-train 600] [--num-val 150]
+        [--size 64] [--seed 0] [--force]
 
 Each scene is a ``size x size`` image with 1-3 digits pasted at random scale
 (``size/4`` to ``size*7/16`` pixels) and place, without overlap, over a dim
@@ -44,8 +45,8 @@ def paste_scene(rng, size, pool, images, labels):
         else:
             continue
         i = int(rng.choice(pool))
-        digit = np.asarray(Image.fromarray(
-            (images[i] * (255 / 16)).astype(np.uint8)).resize(
+        digit = np.asarray(
+            Image.fromarray((images[i] * (255 / 16)).astype(np.uint8)).resize(
                 (side, side), Image.BILINEAR), np.float32)
         stroke = digit > 96
         if stroke.sum() < 4:
@@ -57,10 +58,16 @@ def paste_scene(rng, size, pool, images, labels):
         mask[y:y + side, x:x + side] = stroke
         semantic[mask] = labels[i] + 1
         ys, xs = np.nonzero(mask)
-        instances.append(dict(
-            label=int(labels[i]), mask=mask,
-            bbox=[int(xs.min()), int(ys.min()),
-                  int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)]))
+        instances.append(
+            dict(
+                label=int(labels[i]),
+                mask=mask,
+                bbox=[
+                    int(xs.min()),
+                    int(ys.min()),
+                    int(xs.max() - xs.min() + 1),
+                    int(ys.max() - ys.min() + 1)
+                ]))
     image = np.repeat(canvas.clip(0, 255).astype(np.uint8)[..., None], 3, 2)
     return image, semantic, instances
 
@@ -70,9 +77,10 @@ def write_split(out, split, ade_split, num, size, pool, digits, rng):
     os.makedirs(osp.join(out, split), exist_ok=True)
     os.makedirs(osp.join(out, 'images', ade_split), exist_ok=True)
     os.makedirs(osp.join(out, 'annotations', ade_split), exist_ok=True)
-    coco = dict(images=[], annotations=[],
-                categories=[dict(id=i + 1, name=c)
-                            for i, c in enumerate(CLASSES)])
+    coco = dict(
+        images=[],
+        annotations=[],
+        categories=[dict(id=i + 1, name=c) for i, c in enumerate(CLASSES)])
     for img_id in range(num):
         image, semantic, instances = paste_scene(rng, size, pool,
                                                  digits.images, digits.target)
@@ -81,15 +89,20 @@ def write_split(out, split, ade_split, num, size, pool, digits, rng):
         Image.fromarray(image).save(osp.join(out, 'images', ade_split, name))
         Image.fromarray(semantic).save(
             osp.join(out, 'annotations', ade_split, name))
-        coco['images'].append(dict(id=img_id, file_name=name, height=size,
-                                   width=size))
+        coco['images'].append(
+            dict(id=img_id, file_name=name, height=size, width=size))
         for inst in instances:
             rle = mask_utils.encode(np.asfortranarray(inst['mask']))
             rle['counts'] = rle['counts'].decode('ascii')
-            coco['annotations'].append(dict(
-                id=len(coco['annotations']) + 1, image_id=img_id,
-                category_id=inst['label'] + 1, bbox=inst['bbox'],
-                area=int(inst['mask'].sum()), segmentation=rle, iscrowd=0))
+            coco['annotations'].append(
+                dict(
+                    id=len(coco['annotations']) + 1,
+                    image_id=img_id,
+                    category_id=inst['label'] + 1,
+                    bbox=inst['bbox'],
+                    area=int(inst['mask'].sum()),
+                    segmentation=rle,
+                    iscrowd=0))
     with open(osp.join(out, 'annotations', f'instances_{split}.json'),
               'w') as f:
         json.dump(coco, f)
@@ -110,8 +123,8 @@ def make(out, num_train=600, num_val=150, size=64, seed=0, force=False):
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(digits.target))
     half = len(order) // 2
-    n_tr = write_split(out, 'train', 'training', num_train, size,
-                       order[:half], digits, rng)
+    n_tr = write_split(out, 'train', 'training', num_train, size, order[:half],
+                       digits, rng)
     n_va = write_split(out, 'val', 'validation', num_val, size, order[half:],
                        digits, rng)
     with open(meta_path, 'w') as f:

@@ -47,9 +47,12 @@ def prepare(out, val_ratio=0.2, seed=0, force=False):
     digits = load_digits()
     images, labels = digits.images, digits.target
     train, val = stratified_split(labels, val_ratio, seed)
-    meta = dict(source='sklearn.datasets.load_digits', classes=CLASSES,
-                val_ratio=val_ratio, seed=seed,
-                counts=dict(train=len(train), val=len(val)))
+    meta = dict(
+        source='sklearn.datasets.load_digits',
+        classes=CLASSES,
+        val_ratio=val_ratio,
+        seed=seed,
+        counts=dict(train=len(train), val=len(val)))
     if not force and is_complete(out, meta):
         print(f'{out} is complete ({len(train)} train / {len(val)} val)')
         return meta

@@ -28,16 +28,24 @@ from mogazoo.datasets.split import split_folder
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('root', help='folder of class folders')
-    parser.add_argument('--val-ratio', type=float, default=0.2,
-                        help='share of each class that goes to val')
+    parser.add_argument(
+        '--val-ratio',
+        type=float,
+        default=0.2,
+        help='share of each class that goes to val')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out-dir',
-                        help='where to write the files (default: ROOT)')
-    parser.add_argument('--check', action='store_true',
-                        help='decode every image; leave out and name those '
-                        'that fail')
-    parser.add_argument('--jobs', type=int, default=4,
-                        help='threads decoding images for --check')
+    parser.add_argument(
+        '--out-dir', help='where to write the files (default: ROOT)')
+    parser.add_argument(
+        '--check',
+        action='store_true',
+        help='decode every image; leave out and name those '
+        'that fail')
+    parser.add_argument(
+        '--jobs',
+        type=int,
+        default=4,
+        help='threads decoding images for --check')
     args = parser.parse_args(argv)
     try:
         split_folder(args.root, args.val_ratio, args.seed, args.out_dir,

@@ -32,23 +32,40 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help="checkpoint file, or 'none'")
     parser.add_argument('--format', choices=sorted(FORMATS), default='onnx')
     parser.add_argument(
-        '--out', help='output file (default: work_dirs/<config name>/'
+        '--out',
+        help='output file (default: work_dirs/<config name>/'
         '<config name>.onnx or .pt)')
     parser.add_argument(
-        '--shape', type=int, nargs='+', help='input H [W] (default: the '
+        '--shape',
+        type=int,
+        nargs='+',
+        help='input H [W] (default: the '
         "size of the config's test pipeline, else 224)")
     parser.add_argument('--opset', type=int, default=17, help='ONNX opset')
-    parser.add_argument('--softmax', action='store_true',
-                        help='export softmax scores instead of logits')
-    parser.add_argument('--batch-size', type=int, default=1,
-                        help='batch of the example input of the export')
     parser.add_argument(
-        '--atol', type=float, default=1e-4, help='tolerance of the check: '
+        '--softmax',
+        action='store_true',
+        help='export softmax scores instead of logits')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=1,
+        help='batch of the example input of the export')
+    parser.add_argument(
+        '--atol',
+        type=float,
+        default=1e-4,
+        help='tolerance of the check: '
         'max |diff| <= atol * max(1, max |output|)')
-    parser.add_argument('--dynamo', action='store_true',
-                        help='ONNX through the torch.export-based exporter')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
+    parser.add_argument(
+        '--dynamo',
+        action='store_true',
+        help='ONNX through the torch.export-based exporter')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value')
     args = parser.parse_args(argv)
     if args.shape is not None and len(args.shape) not in (1, 2):
         parser.error('--shape takes H or H W')
@@ -61,8 +78,8 @@ def main(argv=None):
     args = parse_args(argv)
     ckpt = None if args.checkpoint.lower() == 'none' else args.checkpoint
     try:
-        model = mogazoo.get_model(args.config, ckpt,
-                                  **(args.cfg_options or {}))
+        model = mogazoo.get_model(args.config, ckpt, **(args.cfg_options
+                                                        or {}))
     except (FileNotFoundError, KeyError, RuntimeError, ValueError) as exc:
         sys.exit(f'export.py: error: {exc}')
     if args.shape is None:
@@ -75,13 +92,13 @@ def main(argv=None):
         out = osp.join('work_dirs', name, name + FORMATS[args.format])
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
 
-    export_model(model, out, args.format, shape, args.batch_size,
-                 args.softmax, args.opset, args.dynamo)
+    export_model(model, out, args.format, shape, args.batch_size, args.softmax,
+                 args.opset, args.dynamo)
     kind = 'softmax scores' if args.softmax else 'logits'
     print(f'Exported {args.format} to {out}: input N x 3 x {shape[0]} x '
           f'{shape[1]} (dynamic N), output {kind}')
-    res = check_exported(model, out, args.format, shape,
-                         args.batch_size + 2, args.softmax, args.atol)
+    res = check_exported(model, out, args.format, shape, args.batch_size + 2,
+                         args.softmax, args.atol)
     print(f"Check at batch {args.batch_size + 2}: max abs diff "
           f"{res['max_abs_diff']:.3g} (max |output| {res['max_abs_ref']:.3g},"
           f" tolerance {res['tolerance']:.3g})")

@@ -13,8 +13,7 @@ into the model of the matching ``configs/moganet/moganet-<arch>_*_in1k*.py``.
 """
 from mogazoo.converters import convert_moganet
 from mogazoo.converters.common import converter_main
-from mogazoo.converters.moganet import (is_openmixup_moganet,
-                                        openmixup_ema_keys)
+from mogazoo.converters.moganet import is_openmixup_moganet, openmixup_ema_keys
 
 
 def convert(state_dict):
@@ -29,8 +28,8 @@ def convert(state_dict):
 
 
 def main(argv=None):
-    converter_main('moganet_to_mogazoo', convert, __doc__.splitlines()[0],
-                   argv)
+    converter_main('moganet_to_mogazoo', convert,
+                   __doc__.splitlines()[0], argv)
 
 
 if __name__ == '__main__':

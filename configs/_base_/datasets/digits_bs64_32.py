@@ -15,31 +15,46 @@ data_preprocessor = dict(
 )
 train_pipeline = [
     dict(type='LoadImageFromFileSafe'),
-    dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.7, 1.0),
-         aspect_ratio_range=(0.8, 1.25), backend='pillow',
-         interpolation='bicubic'),
+    dict(
+        type='RandomResizedCrop',
+        scale=32,
+        crop_ratio_range=(0.7, 1.0),
+        aspect_ratio_range=(0.8, 1.25),
+        backend='pillow',
+        interpolation='bicubic'),
     dict(type='PackInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFileSafe'),
-    dict(type='Resize', scale=(32, 32), backend='pillow',
-         interpolation='bicubic'),
+    dict(
+        type='Resize',
+        scale=(32, 32),
+        backend='pillow',
+        interpolation='bicubic'),
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
     batch_size=64,
     num_workers=2,
     persistent_workers=True,
-    dataset=dict(type=dataset_type, data_root=data_root, data_prefix='train',
-                 metainfo=metainfo, pipeline=train_pipeline),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix='train',
+        metainfo=metainfo,
+        pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True),
 )
 val_dataloader = dict(
     batch_size=128,
     num_workers=2,
     persistent_workers=True,
-    dataset=dict(type=dataset_type, data_root=data_root, data_prefix='val',
-                 metainfo=metainfo, pipeline=test_pipeline),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix='val',
+        metainfo=metainfo,
+        pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),
 )
 val_evaluator = dict(type='Accuracy', topk=(1, 5))

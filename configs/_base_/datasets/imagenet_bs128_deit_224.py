@@ -7,8 +7,12 @@ _base_ = './imagenet_bs128_moganet_224.py'
 
 test_pipeline = [
     dict(type='LoadImageFromFileSafe'),
-    dict(type='ResizeEdge', scale=256, edge='short', backend='pillow',
-         interpolation='bicubic'),
+    dict(
+        type='ResizeEdge',
+        scale=256,
+        edge='short',
+        backend='pillow',
+        interpolation='bicubic'),
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs'),
 ]

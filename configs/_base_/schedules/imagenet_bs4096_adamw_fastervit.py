@@ -9,16 +9,27 @@
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     loss_scale='dynamic',
-    optimizer=dict(type='AdamW', lr=5e-3, weight_decay=0.05, eps=1e-8,
-                   betas=(0.9, 0.999)),
+    optimizer=dict(
+        type='AdamW', lr=5e-3, weight_decay=0.05, eps=1e-8,
+        betas=(0.9, 0.999)),
     paramwise_cfg=dict(flat_decay_mult=0.0),
     clip_grad=dict(max_norm=5.0, norm_type=2),
 )
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6 / 5e-3, by_epoch=True, begin=0,
-         end=20, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=5e-6, by_epoch=True, begin=20,
-         end=310, convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=1e-6 / 5e-3,
+        by_epoch=True,
+        begin=0,
+        end=20,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=5e-6,
+        by_epoch=True,
+        begin=20,
+        end=310,
+        convert_to_iter_based=True),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=320, val_interval=1)
 val_cfg = dict()

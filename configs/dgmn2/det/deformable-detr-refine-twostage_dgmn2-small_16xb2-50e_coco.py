@@ -5,7 +5,9 @@
 # Pretrained weights: convert the official ImageNet-1K checkpoint first, e.g.
 #   python tools/model_converters/dgmn2_to_mogazoo.py \
 #       dgmn2_small_model.pth work_dirs/pretrained/dgmn2-small_in1k.pth
-_base_ = ['mmdet::deformable_detr/deformable-detr-refine-twostage_r50_16xb2-50e_coco.py']
+_base_ = [
+    'mmdet::deformable_detr/deformable-detr-refine-twostage_r50_16xb2-50e_coco.py'
+]
 custom_imports = dict(imports=['mogazoo'], allow_failed_imports=False)
 
 model = dict(

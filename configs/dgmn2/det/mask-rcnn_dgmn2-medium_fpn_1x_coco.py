@@ -3,4 +3,5 @@ _base_ = ['./mask-rcnn_dgmn2-tiny_fpn_1x_coco.py']
 model = dict(
     backbone=dict(
         arch='medium',
-        init_cfg=dict(checkpoint='work_dirs/pretrained/dgmn2-medium_in1k.pth')))
+        init_cfg=dict(
+            checkpoint='work_dirs/pretrained/dgmn2-medium_in1k.pth')))

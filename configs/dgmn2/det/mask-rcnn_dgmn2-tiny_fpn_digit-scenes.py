@@ -2,7 +2,10 @@
 # the MogaNet-XT recipe with another backbone.
 _base_ = ['../../moganet/det/mask-rcnn_moganet-xtiny_fpn_digit-scenes.py']
 model = dict(
-    backbone=dict(_delete_=True, type='mmpretrain.DGMN2', arch='tiny',
-                  out_indices=(0, 1, 2, 3)),
+    backbone=dict(
+        _delete_=True,
+        type='mmpretrain.DGMN2',
+        arch='tiny',
+        out_indices=(0, 1, 2, 3)),
     neck=dict(in_channels=[64, 128, 320, 512]),
 )

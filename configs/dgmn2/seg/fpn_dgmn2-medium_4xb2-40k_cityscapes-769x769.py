@@ -4,4 +4,5 @@ _base_ = ['./fpn_dgmn2-tiny_4xb2-40k_cityscapes-769x769.py']
 model = dict(
     backbone=dict(
         arch='medium',
-        init_cfg=dict(checkpoint='work_dirs/pretrained/dgmn2-medium_in1k.pth')))
+        init_cfg=dict(
+            checkpoint='work_dirs/pretrained/dgmn2-medium_in1k.pth')))

@@ -6,8 +6,8 @@
 # classifier. mmseg's SETRMLAHead needs inputs of one size, so this uses mogazoo's
 # PyramidSETRMLAHead, which resizes as the official head does.
 _base_ = ['./setr-naive_dgmn2-tiny_4xb2-40k_cityscapes-769x769.py']
-custom_imports = dict(imports=['mogazoo', 'mogazoo.models.heads'],
-                      allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mogazoo', 'mogazoo.models.heads'], allow_failed_imports=False)
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
     backbone=dict(out_indices=(0, 1, 2, 3)),

@@ -5,7 +5,9 @@
 # Pretrained weights: convert the official checkpoint first, e.g.
 #   python tools/model_converters/fastervit_to_mogazoo.py \
 #       fastervit_0_224_1k.pth.tar work_dirs/pretrained/fastervit-0_in1k.pth
-_base_ = ['mmdet::convnext/cascade-mask-rcnn_convnext-t-p4-w7_fpn_4conv1fc-giou_amp-ms-crop-3x_coco.py']
+_base_ = [
+    'mmdet::convnext/cascade-mask-rcnn_convnext-t-p4-w7_fpn_4conv1fc-giou_amp-ms-crop-3x_coco.py'
+]
 custom_imports = dict(imports=['mogazoo'], allow_failed_imports=False)
 
 model = dict(
@@ -25,6 +27,7 @@ model = dict(
 optim_wrapper = dict(
     _delete_=True,
     type='AmpOptimWrapper',
-    optimizer=dict(type='AdamW', lr=0.0001, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(
+        type='AdamW', lr=0.0001, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0.))
 default_hooks = dict(checkpoint=dict(max_keep_ckpts=1, save_best='auto'))

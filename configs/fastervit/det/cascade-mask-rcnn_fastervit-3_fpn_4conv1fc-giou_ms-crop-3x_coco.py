@@ -1,5 +1,7 @@
 # Cascade Mask R-CNN 3x, GIoU 4conv1fc heads, multi-scale with crops, FasterViT-3 backbone.
-_base_ = ['./cascade-mask-rcnn_fastervit-0_fpn_4conv1fc-giou_ms-crop-3x_coco.py']
+_base_ = [
+    './cascade-mask-rcnn_fastervit-0_fpn_4conv1fc-giou_ms-crop-3x_coco.py'
+]
 model = dict(
     backbone=dict(
         arch='3',

@@ -5,7 +5,9 @@
 # Pretrained weights: convert the official checkpoint first, e.g.
 #   python tools/model_converters/fastervit_to_mogazoo.py \
 #       fastervit_0_224_1k.pth.tar work_dirs/pretrained/fastervit-0_in1k.pth
-_base_ = ['mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py']
+_base_ = [
+    'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'
+]
 custom_imports = dict(imports=['mogazoo'], allow_failed_imports=False)
 
 model = dict(

@@ -3,7 +3,9 @@
 # Pretrained weights: convert the official ImageNet-1K checkpoint first, e.g.
 #   python tools/model_converters/moganet_to_mogazoo.py \
 #       moganet_small_sz224_8xbs128_ep300.pth.tar work_dirs/pretrained/moganet-small_in1k.pth
-_base_ = ['mmdet::convnext/cascade-mask-rcnn_convnext-t-p4-w7_fpn_4conv1fc-giou_amp-ms-crop-3x_coco.py']
+_base_ = [
+    'mmdet::convnext/cascade-mask-rcnn_convnext-t-p4-w7_fpn_4conv1fc-giou_amp-ms-crop-3x_coco.py'
+]
 custom_imports = dict(imports=['mogazoo'], allow_failed_imports=False)
 
 model = dict(
@@ -23,11 +25,14 @@ model = dict(
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=0.0002, betas=(0.9, 0.999), weight_decay=0.05),
-    paramwise_cfg=dict(custom_keys={
-        'layer_scale': dict(decay_mult=0.),
-        'scale': dict(decay_mult=0.),
-        'norm': dict(decay_mult=0.)}))
+    optimizer=dict(
+        type='AdamW', lr=0.0002, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(
+        custom_keys={
+            'layer_scale': dict(decay_mult=0.),
+            'scale': dict(decay_mult=0.),
+            'norm': dict(decay_mult=0.)
+        }))
 # the base config's ConvNeXt layer-wise decay and AMP are replaced by the
 # official MogaNet optimizer above
 default_hooks = dict(checkpoint=dict(max_keep_ckpts=1, save_best='auto'))

@@ -4,6 +4,7 @@ model = dict(
     backbone=dict(
         arch='small',
         drop_path_rate=0.1,
-        init_cfg=dict(checkpoint='work_dirs/pretrained/moganet-small_in1k.pth')),
+        init_cfg=dict(
+            checkpoint='work_dirs/pretrained/moganet-small_in1k.pth')),
     neck=dict(in_channels=[64, 128, 320, 512]),
 )

@@ -23,9 +23,12 @@ model = dict(
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=0.0002, betas=(0.9, 0.999), weight_decay=0.05),
-    paramwise_cfg=dict(custom_keys={
-        'layer_scale': dict(decay_mult=0.),
-        'scale': dict(decay_mult=0.),
-        'norm': dict(decay_mult=0.)}))
+    optimizer=dict(
+        type='AdamW', lr=0.0002, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(
+        custom_keys={
+            'layer_scale': dict(decay_mult=0.),
+            'scale': dict(decay_mult=0.),
+            'norm': dict(decay_mult=0.)
+        }))
 default_hooks = dict(checkpoint=dict(max_keep_ckpts=1, save_best='auto'))

@@ -8,47 +8,55 @@ _base_ = [
 custom_imports = dict(imports=['mogazoo'], allow_failed_imports=False)
 model = dict(
     data_preprocessor=dict(mean=[0, 0, 0], std=[255, 255, 255]),
-    backbone=dict(_delete_=True, type='mmpretrain.MogaNet', arch='xtiny',
-                  out_indices=(0, 1, 2, 3)),
+    backbone=dict(
+        _delete_=True,
+        type='mmpretrain.MogaNet',
+        arch='xtiny',
+        out_indices=(0, 1, 2, 3)),
     # 64-wide neck and heads (256 on COCO), which would otherwise dominate
     # on a CPU
     neck=dict(in_channels=[32, 64, 96, 192], out_channels=64),
     # 16-pixel anchors at stride 4 for 16-28 pixel digits
-    rpn_head=dict(in_channels=64, feat_channels=64,
-                  anchor_generator=dict(scales=[4])),
+    rpn_head=dict(
+        in_channels=64, feat_channels=64, anchor_generator=dict(scales=[4])),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=64),
         bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=10),
         mask_roi_extractor=dict(out_channels=64),
-        mask_head=dict(in_channels=64, conv_out_channels=64,
-                       num_classes=10)),
-    train_cfg=dict(rpn=dict(sampler=dict(num=64)),
-                   rcnn=dict(sampler=dict(num=64))),
-    test_cfg=dict(rpn=dict(nms_pre=200, max_per_img=50),
-                  rcnn=dict(max_per_img=20)),
+        mask_head=dict(in_channels=64, conv_out_channels=64, num_classes=10)),
+    train_cfg=dict(
+        rpn=dict(sampler=dict(num=64)), rcnn=dict(sampler=dict(num=64))),
+    test_cfg=dict(
+        rpn=dict(nms_pre=200, max_per_img=50), rcnn=dict(max_per_img=20)),
 )
 val_evaluator = dict(metric=['bbox', 'segm'])
 test_evaluator = val_evaluator
 max_epochs = 12
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs,
-                 val_interval=max_epochs)
+train_cfg = dict(
+    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
-                     clip_grad=dict(max_norm=10.0))
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
+    clip_grad=dict(max_norm=10.0))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=50),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs,
-         eta_min=1e-5),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
+    dict(
+        type='CosineAnnealingLR',
+        by_epoch=True,
+        begin=0,
+        end=max_epochs,
+        eta_min=1e-5),
 ]
 # mogazoo's checks (configs/_base_/default_runtime.py): stop at the first
 # NaN/inf loss or grad norm, never save NaN weights (off:
 # default_hooks.finite_check.enable=False); checkpoints written atomically
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(type='mmpretrain.AtomicCheckpointHook',
-                    interval=max_epochs, max_keep_ckpts=1),
+    checkpoint=dict(
+        type='mmpretrain.AtomicCheckpointHook',
+        interval=max_epochs,
+        max_keep_ckpts=1),
     finite_check=dict(type='mmpretrain.FiniteCheckHook'))
 randomness = dict(seed=0)

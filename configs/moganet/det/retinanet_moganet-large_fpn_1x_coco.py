@@ -4,6 +4,7 @@ model = dict(
     backbone=dict(
         arch='large',
         drop_path_rate=0.3,
-        init_cfg=dict(checkpoint='work_dirs/pretrained/moganet-large_in1k.pth')),
+        init_cfg=dict(
+            checkpoint='work_dirs/pretrained/moganet-large_in1k.pth')),
     neck=dict(in_channels=[64, 160, 320, 640]),
 )

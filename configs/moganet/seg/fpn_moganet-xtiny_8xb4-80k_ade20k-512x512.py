@@ -29,10 +29,16 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=0.0002, weight_decay=0.0001))
 max_iters = 80000
 param_scheduler = [
-    dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=max_iters,
-         by_epoch=False)
+    dict(
+        type='PolyLR',
+        power=0.9,
+        eta_min=0.0,
+        begin=0,
+        end=max_iters,
+        by_epoch=False)
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=4000)
-default_hooks = dict(checkpoint=dict(by_epoch=False, interval=4000,
-                                     max_keep_ckpts=1, save_best='mIoU'))
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=4000)
+default_hooks = dict(
+    checkpoint=dict(
+        by_epoch=False, interval=4000, max_keep_ckpts=1, save_best='mIoU'))

@@ -4,7 +4,8 @@ model = dict(
     backbone=dict(
         arch='base',
         drop_path_rate=0.2,
-        init_cfg=dict(checkpoint='work_dirs/pretrained/moganet-base_in1k.pth')),
+        init_cfg=dict(
+            checkpoint='work_dirs/pretrained/moganet-base_in1k.pth')),
     decode_head=dict(in_channels=[64, 160, 320, 512]),
     auxiliary_head=dict(in_channels=320),
 )

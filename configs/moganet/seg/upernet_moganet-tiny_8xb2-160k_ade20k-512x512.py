@@ -4,7 +4,8 @@ model = dict(
     backbone=dict(
         arch='tiny',
         drop_path_rate=0.1,
-        init_cfg=dict(checkpoint='work_dirs/pretrained/moganet-tiny_in1k.pth')),
+        init_cfg=dict(
+            checkpoint='work_dirs/pretrained/moganet-tiny_in1k.pth')),
     decode_head=dict(in_channels=[32, 64, 128, 256]),
     auxiliary_head=dict(in_channels=128),
 )

@@ -4,7 +4,8 @@ model = dict(
     backbone=dict(
         arch='xlarge',
         drop_path_rate=0.4,
-        init_cfg=dict(checkpoint='work_dirs/pretrained/moganet-xlarge_in1k.pth')),
+        init_cfg=dict(
+            checkpoint='work_dirs/pretrained/moganet-xlarge_in1k.pth')),
     decode_head=dict(in_channels=[96, 192, 480, 960]),
     auxiliary_head=dict(in_channels=480),
 )

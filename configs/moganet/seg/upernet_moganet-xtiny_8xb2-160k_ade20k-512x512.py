@@ -3,7 +3,9 @@
 # Pretrained weights: convert the official ImageNet-1K checkpoint first, e.g.
 #   python tools/model_converters/moganet_to_mogazoo.py \
 #       moganet_xtiny_sz224_8xbs128_ep300.pth.tar work_dirs/pretrained/moganet-xtiny_in1k.pth
-_base_ = ['mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py']
+_base_ = [
+    'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py'
+]
 custom_imports = dict(imports=['mogazoo'], allow_failed_imports=False)
 
 model = dict(
@@ -24,9 +26,12 @@ model = dict(
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=0.0001, betas=(0.9, 0.999), weight_decay=0.01),
-    paramwise_cfg=dict(custom_keys={
-        'layer_scale': dict(decay_mult=0.),
-        'scale': dict(decay_mult=0.),
-        'norm': dict(decay_mult=0.)}))
+    optimizer=dict(
+        type='AdamW', lr=0.0001, betas=(0.9, 0.999), weight_decay=0.01),
+    paramwise_cfg=dict(
+        custom_keys={
+            'layer_scale': dict(decay_mult=0.),
+            'scale': dict(decay_mult=0.),
+            'norm': dict(decay_mult=0.)
+        }))
 # the base's warm-up (1500 iterations from 1e-6) and poly decay (power 1.0) are the official ones

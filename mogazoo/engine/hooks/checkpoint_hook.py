@@ -82,8 +82,9 @@ class AtomicCheckpointHook(CheckpointHook):
             filename (str): The checkpoint's file name.
             **kwargs: Keyword arguments of ``runner.save_checkpoint``.
         """
-        kwargs.update(file_client_args=self.file_client_args,
-                      backend_args=self.backend_args)
+        kwargs.update(
+            file_client_args=self.file_client_args,
+            backend_args=self.backend_args)
         if not self._is_local():
             runner.save_checkpoint(self.out_dir, filename, **kwargs)
             return
@@ -113,12 +114,14 @@ class AtomicCheckpointHook(CheckpointHook):
         patterns = {self.filename_tmpl.format('*'), 'best_*', '*.pth'}
         stale = [
             path for path in glob.glob(
-                osp.join(glob.escape(self.out_dir), '*' + TMP_SUFFIX))
-            if any(fnmatch.fnmatch(osp.basename(path)[:-len(TMP_SUFFIX)],
-                                   pattern) for pattern in patterns)
+                osp.join(glob.escape(self.out_dir), '*' + TMP_SUFFIX)) if any(
+                    fnmatch.fnmatch(
+                        osp.basename(path)[:-len(TMP_SUFFIX)], pattern)
+                    for pattern in patterns)
         ]
-        stale += glob.glob(osp.join(glob.escape(runner.work_dir),
-                                    f'last_checkpoint{TMP_SUFFIX}'))
+        stale += glob.glob(
+            osp.join(
+                glob.escape(runner.work_dir), f'last_checkpoint{TMP_SUFFIX}'))
         for path in sorted(set(stale)):
             if osp.isdir(path):
                 shutil.rmtree(path)
@@ -140,8 +143,8 @@ class AtomicCheckpointHook(CheckpointHook):
         """
         evicted = None
         kept = None
-        if self.max_keep_ckpts > 0 and not (
-                self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
+                                            self.keep_ckpt_ids[-1] == step):
             kept = list(self.keep_ckpt_ids)
             if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
                 evicted = self.keep_ckpt_ids.popleft()
@@ -156,9 +159,13 @@ class AtomicCheckpointHook(CheckpointHook):
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
         try:
             self._write(
-                runner, filename, save_optimizer=self.save_optimizer,
-                save_param_scheduler=self.save_param_scheduler, meta=meta,
-                by_epoch=self.by_epoch, **self.args)
+                runner,
+                filename,
+                save_optimizer=self.save_optimizer,
+                save_param_scheduler=self.save_param_scheduler,
+                meta=meta,
+                by_epoch=self.by_epoch,
+                **self.args)
         except BaseException:
             # nothing was written: keep the state of the files on disk
             if kept is not None:
@@ -171,11 +178,12 @@ class AtomicCheckpointHook(CheckpointHook):
             raise
         if not is_main_process():
             return
-        write_atomic(osp.join(runner.work_dir, 'last_checkpoint'),
-                     self.last_ckpt)
+        write_atomic(
+            osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
         if evicted is not None and evicted != step:
-            self._remove(self.file_backend.join_path(
-                self.out_dir, self.filename_tmpl.format(evicted)))
+            self._remove(
+                self.file_backend.join_path(
+                    self.out_dir, self.filename_tmpl.format(evicted)))
 
     def _save_best_checkpoint(self, runner, metrics):
         """Save a ``best_<metric>_<name>`` checkpoint when a metric
@@ -226,9 +234,13 @@ class AtomicCheckpointHook(CheckpointHook):
             else:
                 self.best_ckpt_path_dict[key_indicator] = new_path
             hub.update_info(best_ckpt_key, new_path)
-            self._write(runner, name, save_optimizer=False,
-                        save_param_scheduler=False, meta=meta,
-                        by_epoch=False)
+            self._write(
+                runner,
+                name,
+                save_optimizer=False,
+                save_param_scheduler=False,
+                meta=meta,
+                by_epoch=False)
             runner.logger.info(
                 f'The best checkpoint with {best_score:0.4f} {key_indicator} '
                 f'at {cur_time} {cur_type} is saved to {name}.')
@@ -256,18 +268,20 @@ class AtomicCheckpointHook(CheckpointHook):
             return super()._publish_model(runner, ckpt_path)
         from mmengine.runner.checkpoint import _load_checkpoint
         checkpoint = _load_checkpoint(ckpt_path, map_location='cpu')
-        removed = [k for k in list(checkpoint) if k not in
-                   self.published_keys]
+        removed = [k for k in list(checkpoint) if k not in self.published_keys]
         for key in removed:
             checkpoint.pop(key)
         if removed:
             print_log(
                 f'Key {removed} will be removed because they are not found '
                 'in published_keys. If you want to keep them, please set '
-                f'`{removed}` in published_keys', logger='current')
+                f'`{removed}` in published_keys',
+                logger='current')
         sha = hashlib.sha256(pickle.dumps(checkpoint)).hexdigest()
         final_path = osp.splitext(ckpt_path)[0] + f'-{sha[:8]}.pth'
         with atomic_writer(final_path) as f:
             torch.save(checkpoint, f)
-        print_log(f'The checkpoint ({ckpt_path}) is published to '
-                  f'{final_path}.', logger='current')
+        print_log(
+            f'The checkpoint ({ckpt_path}) is published to '
+            f'{final_path}.',
+            logger='current')

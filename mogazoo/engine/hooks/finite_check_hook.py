@@ -103,7 +103,10 @@ class FiniteCheckHook(Hook):
     # checkpoint hook ('VERY_LOW'), after EMAHook's before_save_checkpoint
     priority = 'LOW'
 
-    def __init__(self, enable=True, check_grad_norm=True, check_weights=True,
+    def __init__(self,
+                 enable=True,
+                 check_grad_norm=True,
+                 check_weights=True,
                  max_names=5):
         self.enable = enable
         self.check_grad_norm = check_grad_norm
@@ -156,8 +159,7 @@ class FiniteCheckHook(Hook):
         if isinstance(wrapper, OptimWrapper):
             return [wrapper]
         if isinstance(wrapper, Mapping) or hasattr(wrapper, 'values'):
-            return [w for w in wrapper.values()
-                    if isinstance(w, OptimWrapper)]
+            return [w for w in wrapper.values() if isinstance(w, OptimWrapper)]
         return []
 
     def grad_norm_checked(self, runner):
@@ -176,11 +178,14 @@ class FiniteCheckHook(Hook):
         wrappers = self._wrappers(runner)
         if any(isinstance(w, AmpOptimWrapper) for w in wrappers):
             return False
-        return any(getattr(w, 'grad_name', None) == 'grad_norm'
-                   and getattr(w, 'clip_grad_kwargs', None)
-                   for w in wrappers)
+        return any(
+            getattr(w, 'grad_name', None) == 'grad_norm'
+            and getattr(w, 'clip_grad_kwargs', None) for w in wrappers)
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         """Raise when the loss, a loss term or the clipped gradient norm of
         this iteration is not finite.
@@ -220,8 +225,7 @@ class FiniteCheckHook(Hook):
         if grad_bad and bad:
             what += ' and gradient norm'
         self._fail(
-            runner,
-            f'Training diverged {self._where(runner, batch_idx)}: '
+            runner, f'Training diverged {self._where(runner, batch_idx)}: '
             f'{what}: {values}. Lower the learning rate '
             '(optim_wrapper.optimizer.lr), lengthen the warm-up or clip '
             'gradients (optim_wrapper.clip_grad=dict(max_norm=...)).')
@@ -235,8 +239,7 @@ class FiniteCheckHook(Hook):
         more = f' and {len(bad) - self.max_names} more' \
             if len(bad) > self.max_names else ''
         self._fail(
-            runner,
-            f'Training diverged {self._where(runner)}: {len(bad)} '
+            runner, f'Training diverged {self._where(runner)}: {len(bad)} '
             f'tensor(s) of the model hold NaN/inf {when}: {shown}{more}. '
             'Lower the learning rate (optim_wrapper.optimizer.lr), '
             'lengthen the warm-up or clip gradients '
@@ -253,8 +256,8 @@ class FiniteCheckHook(Hook):
             return
         model = runner.model
         model = getattr(model, 'module', model)
-        self._check_weights(runner, model.state_dict().items(),
-                            'after the epoch')
+        self._check_weights(runner,
+                            model.state_dict().items(), 'after the epoch')
 
     def before_save_checkpoint(self, runner, checkpoint):
         """Refuse to write a checkpoint whose weights (``state_dict``, and

@@ -25,8 +25,8 @@ class NumClassCheckHook(Hook):
     def _check(self, runner, loaders):
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        num_classes = getattr(getattr(model, 'head', None), 'num_classes',
-                              None)
+        num_classes = getattr(
+            getattr(model, 'head', None), 'num_classes', None)
         reference = None
         for name in loaders:
             try:
@@ -50,8 +50,8 @@ class NumClassCheckHook(Hook):
                 raise ValueError(
                     f'The {name} dataset names other classes than the '
                     f'{reference[0]} dataset: {shown} vs {reference[1][:10]}')
-        preprocessor = getattr(getattr(model, 'data_preprocessor', None),
-                               'num_classes', None)
+        preprocessor = getattr(
+            getattr(model, 'data_preprocessor', None), 'num_classes', None)
         if None not in (num_classes, preprocessor) and \
                 preprocessor != num_classes:
             raise ValueError(

@@ -48,7 +48,10 @@ class SophiaHessianHook(Hook):
             raise ValueError('SophiaHessianHook needs accumulative_counts=1, '
                              f'got {counts}')
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         if not self.every_n_train_iters(runner, self.interval):
             return

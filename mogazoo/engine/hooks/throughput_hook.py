@@ -51,7 +51,10 @@ class ThroughputHook(Hook):
         if self._images == 0:
             self._t0 = time.perf_counter()
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         inputs = data_batch.get('inputs') if isinstance(data_batch,
                                                         dict) else None

@@ -72,9 +72,14 @@ class SophiaG(Optimizer):
             raise ValueError(f'Invalid weight_decay: {weight_decay}')
         if not bs > 0:
             raise ValueError(f'Invalid bs: {bs}')
-        defaults = dict(lr=lr, betas=tuple(betas), rho=rho,
-                        weight_decay=weight_decay, bs=bs, eps=eps,
-                        maximize=maximize)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            rho=rho,
+            weight_decay=weight_decay,
+            bs=bs,
+            eps=eps,
+            maximize=maximize)
         super().__init__(params, defaults)
 
     def _state(self, p):

@@ -158,8 +158,10 @@ class MogazooBackbone(BaseBackbone):
                  **arch_overrides):
         super().__init__(init_cfg=init_cfg)
         arch = self.parse_arch(arch)
-        arch.update({k: copy.deepcopy(v) for k, v in arch_overrides.items()
-                     if v is not None})
+        arch.update({
+            k: copy.deepcopy(v)
+            for k, v in arch_overrides.items() if v is not None
+        })
         self.check_arch(arch)
         self.arch_settings = arch
         self.embed_dims = arch['embed_dims']
@@ -234,8 +236,9 @@ class MogazooBackbone(BaseBackbone):
         rates = torch.linspace(
             0, drop_path_rate, sum(self.depths), device='cpu').tolist()
         ends = [sum(self.depths[:i + 1]) for i in range(self.num_stages)]
-        return [rates[end - depth:end]
-                for end, depth in zip(ends, self.depths)]
+        return [
+            rates[end - depth:end] for end, depth in zip(ends, self.depths)
+        ]
 
     def blocks(self):
         """The blocks, stage by stage."""

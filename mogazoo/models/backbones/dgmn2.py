@@ -47,7 +47,10 @@ class RelativePositionLogits(BaseModule):
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
-    def __init__(self, feat_size, head_dims, num_samples=NUM_SAMPLES,
+    def __init__(self,
+                 feat_size,
+                 head_dims,
+                 num_samples=NUM_SAMPLES,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         height, width = feat_size
@@ -63,8 +66,10 @@ class RelativePositionLogits(BaseModule):
         if table.shape[0] == rows:
             return table
         return F.interpolate(
-            table[None, None], size=(rows, table.shape[1]),
-            mode='bilinear', align_corners=False)[0, 0]
+            table[None, None],
+            size=(rows, table.shape[1]),
+            mode='bilinear',
+            align_corners=False)[0, 0]
 
     def _logits_1d(self, q, table):
         """``out[b, i, j, s] = q[b, i, j] . table[L - 1 - j + s]`` with
@@ -74,8 +79,8 @@ class RelativePositionLogits(BaseModule):
         index = (length - 1 - torch.arange(length, device=q.device))[:, None] \
             + torch.arange(self.num_samples, device=q.device)
         logits = torch.matmul(q, table.t())  # (b, I, L, L + S - 1)
-        return logits.gather(
-            3, index.expand(*logits.shape[:3], self.num_samples))
+        return logits.gather(3,
+                             index.expand(*logits.shape[:3], self.num_samples))
 
     def forward(self, q):
         """
@@ -91,7 +96,9 @@ class RelativePositionLogits(BaseModule):
             q.transpose(1, 2), self._table(self.rel_height, h))
         if h != w:  # (W, H) map -> (H, W), as the official dense code does
             logits_h = F.interpolate(
-                logits_h.permute(0, 3, 1, 2), size=(h, w), mode='bilinear',
+                logits_h.permute(0, 3, 1, 2),
+                size=(h, w),
+                mode='bilinear',
                 align_corners=False).permute(0, 2, 3, 1)
         return logits_w + logits_h
 
@@ -155,13 +162,13 @@ class DGMN2Attention(BaseModule):
         q = qkv[:, :, 0].transpose(1, 2)  # (B, heads, N, d)
         # (dy, dx) per kernel point from each head's channels of the token
         offset = self.conv_offset(x.reshape(b, n, heads, head_dims))
-        offset = offset.permute(0, 2, 3, 1).reshape(b * heads,
-                                                    NUM_SAMPLES * 2, h, w)
+        offset = offset.permute(0, 2, 3, 1).reshape(b * heads, NUM_SAMPLES * 2,
+                                                    h, w)
         # keys and values share the offsets: one unfold of both
-        kv = qkv[:, :, 1:].permute(0, 3, 2, 4, 1).reshape(
-            b * heads, 2 * head_dims, h, w)
-        kv = self.unfold(kv, offset).view(b, heads, 2, head_dims,
-                                          NUM_SAMPLES, n)
+        kv = qkv[:, :, 1:].permute(0, 3, 2, 4,
+                                   1).reshape(b * heads, 2 * head_dims, h, w)
+        kv = self.unfold(kv, offset).view(b, heads, 2, head_dims, NUM_SAMPLES,
+                                          n)
         k, v = kv[:, :, 0], kv[:, :, 1]  # (B, heads, d, 9, N)
 
         attn = torch.einsum('bhnd,bhdsn->bhns', q, k) * self.scale
@@ -183,8 +190,12 @@ class DGMN2FFN(BaseModule):
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
-    def __init__(self, embed_dims, feedforward_channels,
-                 act_cfg=dict(type='GELU'), ffn_drop=0., init_cfg=None):
+    def __init__(self,
+                 embed_dims,
+                 feedforward_channels,
+                 act_cfg=dict(type='GELU'),
+                 ffn_drop=0.,
+                 init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         self.fc1 = nn.Linear(embed_dims, feedforward_channels)
         self.act = build_activation_layer(act_cfg)
@@ -252,8 +263,9 @@ class DGMN2Block(PreNormBlock):
 
 def _conv_bn_relu(in_channels, out_channels, stride, norm_cfg):
     return [
-        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1,
-                  bias=False),
+        nn.Conv2d(
+            in_channels, out_channels, 3, stride=stride, padding=1,
+            bias=False),
         build_norm_layer(norm_cfg, out_channels)[1],
         nn.ReLU(inplace=True),
     ]
@@ -394,27 +406,28 @@ class DGMN2(MogazooBackbone):
                     *_conv_bn_relu(mid, mid, 1, norm_cfg),
                     *_conv_bn_relu(mid, dims, 2, norm_cfg))
             else:
-                embed = nn.Sequential(*_conv_bn_relu(
-                    self.embed_dims[i - 1], dims, self.strides[i], norm_cfg))
+                embed = nn.Sequential(*_conv_bn_relu(self.embed_dims[
+                    i - 1], dims, self.strides[i], norm_cfg))
             stride = 4 * 2**i  # the classifier's: sizes the position tables
             feat_size = (self.img_size[0] // stride,
                          self.img_size[1] // stride)
             self.patch_embeds.append(embed)
-            self.stages.append(nn.ModuleList([
-                DGMN2Block(
-                    dims,
-                    self.num_heads[i],
-                    feat_size,
-                    qkv_bias=qkv_bias,
-                    drop_rate=drop_rate,
-                    attn_drop_rate=attn_drop_rate,
-                    mlp_ratio=self.mlp_ratios[i],
-                    act_cfg=act_cfg,
-                    norm_cfg=block_norm_cfg,
-                    sampler=sampler,
-                    drop_path_rate=rate,
-                    with_cp=with_cp) for rate in rates
-            ]))
+            self.stages.append(
+                nn.ModuleList([
+                    DGMN2Block(
+                        dims,
+                        self.num_heads[i],
+                        feat_size,
+                        qkv_bias=qkv_bias,
+                        drop_rate=drop_rate,
+                        attn_drop_rate=attn_drop_rate,
+                        mlp_ratio=self.mlp_ratios[i],
+                        act_cfg=act_cfg,
+                        norm_cfg=block_norm_cfg,
+                        sampler=sampler,
+                        drop_path_rate=rate,
+                        with_cp=with_cp) for rate in rates
+                ]))
         self._freeze_stages()
 
     def check_arch(self, arch):

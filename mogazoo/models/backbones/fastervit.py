@@ -116,8 +116,7 @@ def _build_cpb_tables(window_size, device):
     pos = torch.arange(w, device='cpu')
     grid = torch.flatten(
         torch.stack(torch.meshgrid([pos, pos], indexing='ij')), 1)
-    rel = (grid[:, :, None] - grid[:, None, :]).permute(1, 2,
-                                                        0).contiguous()
+    rel = (grid[:, :, None] - grid[:, None, :]).permute(1, 2, 0).contiguous()
     rel[:, :, 0] += w - 1
     rel[:, :, 1] += w - 1
     rel[:, :, 0] *= 2 * w - 1
@@ -393,8 +392,8 @@ class HATBlock(CheckpointMixin, BaseModule):
         hidden = int(embed_dims * mlp_ratio)
         self.pos_embed = TokenPositionEmbedding(embed_dims)
         self.norm1 = nn.LayerNorm(embed_dims)
-        self.attn = WindowAttention(embed_dims, num_heads, qkv_bias,
-                                    attn_drop, drop)
+        self.attn = WindowAttention(embed_dims, num_heads, qkv_bias, attn_drop,
+                                    drop)
         self.drop_path = drop_path_layer(drop_path)
         self.norm2 = nn.LayerNorm(embed_dims)
         self.mlp = TokenMlp(embed_dims, hidden, drop)
@@ -433,8 +432,7 @@ class HATBlock(CheckpointMixin, BaseModule):
             x = torch.cat((ct.reshape(x.shape[0], -1, C), x), dim=1)
         x = x + self.drop_path(
             _scaled(self.gamma3, self.attn(self.norm1(x), self.window_size)))
-        x = x + self.drop_path(
-            _scaled(self.gamma4, self.mlp(self.norm2(x))))
+        x = x + self.drop_path(_scaled(self.gamma4, self.mlp(self.norm2(x))))
         if ct is not None:
             n = self.window_size * self.window_size
             ctr, x = x.split([x.shape[1] - n, n], dim=1)
@@ -608,9 +606,16 @@ class FasterViTStage(BaseModule):
         return x
 
 
-def _arch(embed_dims, depths, num_heads, window_sizes=(7, 7, 7, 7),
-          stem_channels=64, hat=(False, False, True, False), ct_size=2,
-          layer_scale=None, propagation=False, resolution=224):
+def _arch(embed_dims,
+          depths,
+          num_heads,
+          window_sizes=(7, 7, 7, 7),
+          stem_channels=64,
+          hat=(False, False, True, False),
+          ct_size=2,
+          layer_scale=None,
+          propagation=False,
+          resolution=224):
     return dict(
         embed_dims=list(embed_dims),
         depths=list(depths),
@@ -875,7 +880,8 @@ class FasterViT(MogazooBackbone):
                     with_cp=with_cp,
                     tokenizer=tokenizer))
         self.norms = nn.ModuleDict({
-            str(i): build_norm_layer(norm_cfg, self.embed_dims[i])[1]
+            str(i):
+            build_norm_layer(norm_cfg, self.embed_dims[i])[1]
             for i in self.out_indices
         })
         self._freeze_stages()

@@ -307,6 +307,7 @@ class MogaNet(MogazooBackbone):
             ``sqrt(2 / fan_out)`` (fan_out counting groups), norms 1 and 0,
             linear layers truncated normal (std 0.02). Defaults to None.
     """
+    # yapf: disable
     arch_zoo = {
         **dict.fromkeys(['xt', 'xtiny', 'x-tiny'],
                         _arch([32, 64, 96, 192], [3, 3, 10, 2])),
@@ -321,6 +322,7 @@ class MogaNet(MogazooBackbone):
         **dict.fromkeys(['xl', 'xlarge', 'x-large'],
                         _arch([96, 192, 480, 960], [6, 6, 44, 4])),
     }
+    # yapf: enable
     arch_keys = ('embed_dims', 'depths', 'ffn_ratios')
     init_norm_types = (_BatchNorm, nn.GroupNorm, nn.LayerNorm)
 

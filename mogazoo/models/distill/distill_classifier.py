@@ -15,7 +15,8 @@ DISTILL_TYPES = ('soft', 'hard', 'none')
 
 
 def distillation_loss(student_logits: torch.Tensor,
-                      teacher_logits: torch.Tensor, distill_type: str,
+                      teacher_logits: torch.Tensor,
+                      distill_type: str,
                       tau: float = 1.0) -> torch.Tensor:
     """The distillation term of `DeiT <https://arxiv.org/abs/2012.12877>`_.
 
@@ -138,8 +139,12 @@ class DistillImageClassifier(ImageClassifier):
             raise ValueError('DistillImageClassifier needs teacher_checkpoint')
         check_file_exists(self.teacher_checkpoint, 'Teacher checkpoint')
         teacher = MODELS.build(copy.deepcopy(cfg))
-        load_checkpoint(teacher, self.teacher_checkpoint, map_location='cpu',
-                        strict=True, logger='current')
+        load_checkpoint(
+            teacher,
+            self.teacher_checkpoint,
+            map_location='cpu',
+            strict=True,
+            logger='current')
         teacher.requires_grad_(False)
         device = next(self.parameters()).device
         return teacher.eval().to(device)
@@ -177,8 +182,11 @@ class DistillImageClassifier(ImageClassifier):
         if self.distill_type == 'none':
             return losses
         weight = 1 - self.alpha
-        out = {('loss_cls' if k == 'loss' else k): v * weight if 'loss' in k
-               else v for k, v in losses.items()}
+        out = {
+            ('loss_cls' if k == 'loss' else k):
+            v * weight if 'loss' in k else v
+            for k, v in losses.items()
+        }
         out['loss_distill'] = self.alpha * distillation_loss(
             cls_score, self.teacher_logits(inputs), self.distill_type,
             self.tau)

@@ -43,19 +43,26 @@ class PyramidSETRMLAHead(BaseDecodeHead):
                              f'{len(self.in_channels)} inputs')
         self.up_scale = up_scale
         self.ref_index = ref_index
-        conv = dict(kernel_size=3, padding=1, norm_cfg=self.norm_cfg,
-                    act_cfg=self.act_cfg)
+        conv = dict(
+            kernel_size=3,
+            padding=1,
+            norm_cfg=self.norm_cfg,
+            act_cfg=self.act_cfg)
         self.branches = nn.ModuleList(
-            nn.Sequential(ConvModule(c, mla_channels, **conv),
-                          ConvModule(mla_channels, mla_channels, **conv))
+            nn.Sequential(
+                ConvModule(c, mla_channels, **conv),
+                ConvModule(mla_channels, mla_channels, **conv))
             for c in self.in_channels)
 
     def forward(self, inputs):
         inputs = self._transform_inputs(inputs)
         size = [s * self.up_scale for s in inputs[self.ref_index].shape[2:]]
         outs = [
-            resize(branch(x), size=size, mode='bilinear',
-                   align_corners=self.align_corners)
+            resize(
+                branch(x),
+                size=size,
+                mode='bilinear',
+                align_corners=self.align_corners)
             for branch, x in zip(self.branches, inputs)
         ]
         return self.cls_seg(torch.cat(outs, dim=1))

@@ -130,8 +130,9 @@ def _sample_positions(offset, out_h, out_w, kernel_size, stride, padding,
     num_points = kh * kw
     offset = offset.to(dtype).reshape(-1, num_points, 2, out_h, out_w)
     base_y = (torch.arange(out_h, device=dev) * stride[0] - padding[0]).view(
-        1, 1, out_h, 1) + (torch.arange(kh, device=dev) * dilation[0]
-                           ).repeat_interleave(kw).view(1, num_points, 1, 1)
+        1, 1, out_h, 1) + (torch.arange(kh, device=dev) *
+                           dilation[0]).repeat_interleave(kw).view(
+                               1, num_points, 1, 1)
     base_x = (torch.arange(out_w, device=dev) * stride[1] - padding[1]).view(
         1, 1, 1, out_w) + (torch.arange(kw, device=dev) *
                            dilation[1]).repeat(kh).view(1, num_points, 1, 1)
@@ -249,8 +250,11 @@ def _copy_weight(channels, group_channels, kh, kw, device, dtype):
     """0/1 weight of a grouped conv whose output channel ``c * K + k`` is the
     sampled value of input channel ``c`` at kernel point ``k``."""
     num_points = kh * kw
-    weight = torch.zeros(channels * num_points, group_channels * num_points,
-                         device=device, dtype=dtype)
+    weight = torch.zeros(
+        channels * num_points,
+        group_channels * num_points,
+        device=device,
+        dtype=dtype)
     out_index = torch.arange(channels * num_points, device=device)
     in_index = (out_index // num_points) % group_channels * num_points + (
         out_index % num_points)
@@ -317,8 +321,9 @@ def deform_unfold_mmcv(input: torch.Tensor,
     kh, kw = kernel_size
     dtype = input.dtype
     # mmcv's CPU kernels are compiled for float and double only
-    compute = torch.float32 if (input.device.type == 'cpu' and dtype not in (
-        torch.float32, torch.float64)) else dtype
+    compute = torch.float32 if (input.device.type == 'cpu'
+                                and dtype not in (torch.float32,
+                                                  torch.float64)) else dtype
     input = input.to(compute).contiguous()
     offset = offset.to(compute).contiguous()
     mask = input.new_ones(n, kh * kw, out_h, out_w)
@@ -330,8 +335,8 @@ def deform_unfold_mmcv(input: torch.Tensor,
     # busy cores), so it runs on one thread. (The backward runs later, in
     # the autograd engine, with the threads as they are.)
     with _one_cpu_thread(input.device.type == 'cpu'):
-        out = ops(input, offset, mask, weight, None, stride, padding,
-                  dilation, groups, 1)
+        out = ops(input, offset, mask, weight, None, stride, padding, dilation,
+                  groups, 1)
     return out.view(n, c * kh * kw, out_h * out_w).to(dtype)
 
 
@@ -356,11 +361,13 @@ def check_sampler(sampler: str) -> str:
 def _sample(input, offset, kernel_size, stride, padding, dilation, sampler):
     """:func:`deform_unfold` with a checked ``sampler``."""
     if sampler == 'auto':
-        use_mmcv = mmcv_available(input.device) and not (
-            torch.onnx.is_in_onnx_export())
+        use_mmcv = mmcv_available(
+            input.device) and not (torch.onnx.is_in_onnx_export())
         sampler = 'mmcv' if use_mmcv else 'pytorch'
-    fn = dict(mmcv=deform_unfold_mmcv, pytorch=deform_unfold_pytorch,
-              grid_sample=deform_unfold_grid_sample)[sampler]
+    fn = dict(
+        mmcv=deform_unfold_mmcv,
+        pytorch=deform_unfold_pytorch,
+        grid_sample=deform_unfold_grid_sample)[sampler]
     return fn(input, offset, kernel_size, stride, padding, dilation)
 
 

@@ -43,8 +43,9 @@ class CheckedPretrainedInit(PretrainedInit):
     def __call__(self, module):
         name = type(module).__name__
         checkpoint = _load_checkpoint(self.checkpoint, self.map_location)
-        state = strip_module(checkpoint.get('state_dict', checkpoint)
-                             if isinstance(checkpoint, dict) else {})
+        state = strip_module(
+            checkpoint.get('state_dict', checkpoint
+                           ) if isinstance(checkpoint, dict) else {})
         own = module.state_dict()
         prefix = self.prefix
         if prefix is None and not any(k in own for k in state) and any(
@@ -52,8 +53,7 @@ class CheckedPretrainedInit(PretrainedInit):
             prefix = 'backbone.'
         if prefix:
             prefix = prefix if prefix.endswith('.') else prefix + '.'
-            state = OrderedDict((k[len(prefix):], v)
-                                for k, v in state.items()
+            state = OrderedDict((k[len(prefix):], v) for k, v in state.items()
                                 if k.startswith(prefix))
             if not state:
                 raise CheckpointMismatchError(
@@ -63,10 +63,10 @@ class CheckedPretrainedInit(PretrainedInit):
                            f'the {name} backbone')
         module.load_state_dict(fitted, strict=False)
         loaded = sum(k in own for k in fitted)
-        print_log(f'{name}: {loaded} of {len(own)} tensors loaded from '
-                  f'{self.checkpoint}' + (f' (prefix {prefix!r})'
-                                          if prefix else ''),
-                  logger='current')
+        print_log(
+            f'{name}: {loaded} of {len(own)} tensors loaded from '
+            f'{self.checkpoint}' + (f' (prefix {prefix!r})' if prefix else ''),
+            logger='current')
         if hasattr(module, '_params_init_info'):
             update_init_info(module, init_info=self._get_init_info())
 
@@ -97,5 +97,8 @@ def checked_pretrained(module):
     finally:
         module.init_cfg = init_cfg
     for cfg in pretrained:
-        CheckedPretrainedInit(
-            **{k: v for k, v in cfg.items() if k != 'type'})(module)
+        CheckedPretrainedInit(**{
+            k: v
+            for k, v in cfg.items() if k != 'type'
+        })(
+            module)

@@ -10,8 +10,8 @@ model = dict(
         type='LinearClsHead',
         num_classes=1000,
         in_channels=512,
-        loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1,
-                  mode='original'),
+        loss=dict(
+            type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
         init_cfg=dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
     ),
     train_cfg=dict(augments=[
