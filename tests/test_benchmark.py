@@ -1,12 +1,13 @@
 """tools/analysis_tools/benchmark.py and mogazoo.utils.benchmark: command
 line, timing, errors (the input size: tests/test_input_size.py)."""
+import json
 import re
 
 import pytest
 import torch
 
 import mogazoo  # noqa: F401
-from mogazoo.utils.benchmark import benchmark
+from mogazoo.utils.benchmark import benchmark, compare
 from runner_utils import load_tool
 
 TOOL = 'tools/analysis_tools/benchmark.py'
@@ -102,3 +103,81 @@ def test_errors(root, tmp_path):
         with pytest.raises(SystemExit) as exc:
             bm.main([f'{root}/{DIGITS}', '--device', 'cuda'])
         assert 'CUDA' in str(exc.value.code)
+
+
+class Sleeper(torch.nn.Module):
+    """A model whose speed is known: ``seconds`` per call."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+        self.calls = 0
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        import time
+        self.calls += 1
+        time.sleep(self.seconds)
+        return x.flatten(1) * self.w
+
+
+def test_compare_interleaves_and_reports_ratios():
+    slow, fast = Sleeper(0.02), Sleeper(0.005)
+    x = torch.randn(4, 3, 2, 2)
+    res = compare([
+        dict(label='slow', model=slow, inputs=x),
+        dict(label='fast', model=fast, inputs=x)
+    ],
+                  warmup=1,
+                  iters=2,
+                  rounds=3)
+    assert [r['label'] for r in res] == ['slow', 'fast']
+    assert slow.calls == fast.calls == 1 + 2 * 3
+    assert res[0]['ratio'] == 1
+    # 4 images per call: at most 200 and 800 img/s, ratio about 4
+    assert res[0]['images_per_sec'] < 200 and res[1]['images_per_sec'] < 800
+    assert 2 < res[1]['ratio'] < 4.5
+    for r in res:
+        assert r['min'] <= r['images_per_sec'] <= r['max']
+        assert r['peak_mem_mb'] >= 0
+    with pytest.raises(ValueError, match='rounds'):
+        compare([dict(label='a', model=slow, inputs=x)], rounds=0)
+
+
+def test_compare_command_line(root, tmp_path, capsys):
+    out_json = tmp_path / 'cmp.json'
+    previous = torch.get_num_threads()
+    try:
+        res = bm.main([
+            f'{root}/{DIGITS}', '--batch-size', '2', '--warmup', '1',
+            '--iters', '1', '--rounds', '2', '--threads', '1', '--compare',
+            'eager', 'cl: channels_last',
+            'narrow: model.backbone.drop_path_rate=0.2', '--json',
+            str(out_json)
+        ])
+    finally:
+        torch.set_num_threads(previous)
+    assert [r['label'] for r in res] == ['eager', 'cl', 'narrow']
+    out = capsys.readouterr().out
+    assert '2 interleaved rounds of 1 iterations' in out
+    assert re.search(r'^cl +[\d.]+ ', out, re.M)
+    saved = json.loads(out_json.read_text())
+    assert saved['results'] == res and saved['batch_size'] == 2
+
+
+def test_compare_spec_errors(root):
+    assert bm.parse_spec('a: compile x.y=[1,2]') == dict(
+        label='a', flags={'compile'}, options={'x.y': [1, 2]})
+    assert bm.parse_spec('model.backbone.sampler=dcn')['label'] == \
+        'model.backbone.sampler=dcn'
+    with pytest.raises(SystemExit):
+        bm.parse_args([DIGITS, '--compare', 'fast: turbo'])
+    with pytest.raises(SystemExit):
+        bm.parse_args([DIGITS, '--json', 'x.json'])
+    with pytest.raises(SystemExit):
+        bm.parse_args([DIGITS, '--train', '--compare', 'deploy'])
+    with pytest.raises(SystemExit, match='nope'):
+        bm.main([
+            f'{root}/{DIGITS}', '--compare', 'x: model.backbone.nope=1',
+            '--iters', '1'
+        ])

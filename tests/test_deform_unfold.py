@@ -184,21 +184,99 @@ def test_low_precision_on_cpu(sampler):
         torch.testing.assert_close(out.float(), ref, rtol=0.02, atol=0.05)
 
 
-def test_auto_sampler_falls_back_without_mmcv(monkeypatch):
+def test_auto_sampler_takes_the_measured_path(monkeypatch):
     calls = []
-    monkeypatch.setattr(du, 'deform_unfold_pytorch',
-                        lambda *a: calls.append('pytorch') or 0)
-    monkeypatch.setattr(du, 'deform_unfold_mmcv',
-                        lambda *a: calls.append('mmcv') or 0)
+    for name in ('mmcv', 'pytorch', 'grid_sample'):
+        monkeypatch.setattr(
+            du,
+            f'deform_unfold_{name}',
+            lambda *a, name=name: calls.append(name) or 0)
     x, offset = torch.randn(1, 2, 3, 3), torch.zeros(1, 18, 3, 3)
     deform_unfold(x, offset, sampler='auto')
-    assert calls == ['mmcv' if du.mmcv_available('cpu') else 'pytorch']
+    chosen = du.AUTO_SAMPLER[('cpu', du.mmcv_available('cpu'))]
+    assert du.resolve_sampler('auto', 'cpu') == chosen
+    # 'dcn' unfolds its keys with grid_sample
+    assert calls == ['grid_sample' if chosen == 'dcn' else chosen]
     monkeypatch.setattr(du, '_mmcv_ops', lambda: None)  # mmcv-lite
     assert not du.mmcv_available('cpu')
-    deform_unfold(x, offset, sampler='auto')
-    assert calls[-1] == 'pytorch'
-    with pytest.raises(RuntimeError, match="sampler='mmcv'"):
-        DeformUnfold(sampler='mmcv')
+    assert du.resolve_sampler('auto', 'cpu') == du.AUTO_SAMPLER[('cpu', False)]
+    assert du.AUTO_SAMPLER[('cpu', False)] not in ('mmcv', 'dcn')
+    assert du.AUTO_SAMPLER[('cuda', False)] not in ('mmcv', 'dcn')
+    for name in ('mmcv', 'dcn'):
+        with pytest.raises(RuntimeError, match=f"sampler='{name}'"):
+            DeformUnfold(sampler=name)
+
+
+def test_auto_sampler_is_pytorch_when_deterministic():
+    was = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        assert du.resolve_sampler('auto', 'cpu') == 'pytorch'
+        assert du.resolve_sampler('grid_sample', 'cpu') == 'grid_sample'
+    finally:
+        torch.use_deterministic_algorithms(was)
+
+
+def aggregate_reference(value, offset, weights, proj_weight, proj_bias):
+    """The DGMN2 value aggregation written out: unfold each head's values
+    at its offsets (the PyTorch sampler), weight the 9 samples, project."""
+    b, c, h, w = value.shape
+    heads = offset.shape[1]
+    d = c // heads
+    v = deform_unfold_pytorch(
+        value.reshape(b * heads, d, h, w),
+        offset.reshape(b * heads, 18, h, w)).view(b, heads, d, 9, h * w)
+    out = torch.einsum('bhdsn,bhsn->bhdn', v,
+                       weights.reshape(b, heads, 9, h * w))
+    out = F.linear(
+        out.reshape(b, c, h * w).transpose(1, 2), proj_weight, proj_bias)
+    return out.transpose(1, 2).reshape(b, -1, h, w)
+
+
+@needs_mmcv
+@pytest.mark.parametrize('contiguous', [True, False])
+def test_deform_aggregate_is_the_attention_aggregation(contiguous):
+    """One mmcv DCNv2 call (deform_groups = heads, the attention weights as
+    the mask, the projection tied across the kernel points) equals
+    unfold + weighted sum + projection in values and in the gradients of
+    all five inputs, also for non-contiguous views (mmcv's CPU op reads
+    those wrongly unless they are made contiguous)."""
+    g = torch.Generator().manual_seed(0)
+    b, heads, d, h, w = 2, 3, 4, 7, 9
+    c = heads * d
+    value = torch.randn(b, h, w, c, generator=g).permute(0, 3, 1, 2)
+    if contiguous:
+        value = value.contiguous()
+    offset = torch.randn(b, heads, 9, 2, h, w, generator=g) * 3
+    weights = torch.rand(b, heads, h, w, 9, generator=g).softmax(-1)
+    weights = weights.permute(0, 1, 4, 2, 3)
+    if contiguous:
+        weights = weights.contiguous()
+    else:  # a transposed view of the offsets too
+        offset = offset.transpose(4, 5).contiguous().transpose(4, 5)
+    proj_weight = torch.randn(5, c, generator=g)
+    proj_bias = torch.randn(5, generator=g)
+    inputs = [value, offset, weights, proj_weight, proj_bias]
+    assert contiguous == all(t.is_contiguous() for t in inputs)
+    a = [t.detach().clone().requires_grad_() for t in inputs]
+    r = [t.detach().clone().requires_grad_() for t in inputs]
+    out = du.deform_aggregate(*a)
+    ref = aggregate_reference(*r)
+    assert out.shape == (b, 5, h, w)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    grad = torch.randn(out.shape, generator=g)
+    out.backward(grad)
+    ref.backward(grad)
+    for x, y in zip(a, r):
+        torch.testing.assert_close(x.grad, y.grad, rtol=1e-4, atol=1e-4)
+
+
+@needs_mmcv
+def test_deform_aggregate_checks_shapes():
+    value = torch.randn(1, 6, 4, 4)
+    with pytest.raises(ValueError, match='do not match'):
+        du.deform_aggregate(value, torch.zeros(1, 2, 9, 2, 4, 5),
+                            torch.zeros(1, 2, 9, 4, 4), torch.zeros(6, 6))
 
 
 def test_sampler_is_selected_by_name(monkeypatch):
@@ -212,6 +290,9 @@ def test_sampler_is_selected_by_name(monkeypatch):
     for name in ('grid_sample', 'pytorch', 'mmcv'):
         DeformUnfold(sampler=name)(x, offset)
     assert calls == ['grid_sample', 'pytorch', 'mmcv']
+    if du.mmcv_available('cpu'):  # the keys of the DCN attention path
+        DeformUnfold(sampler='dcn')(x, offset)
+        assert calls[-1] == 'grid_sample'
 
 
 def test_auto_sampler_uses_pytorch_in_onnx_export(monkeypatch):

@@ -235,11 +235,11 @@ def official_attention(attn, x, H, W, dense=False):
     return attn.proj(x)
 
 
-@pytest.mark.parametrize('sampler', ['mmcv', 'pytorch', 'grid_sample'])
+@pytest.mark.parametrize('sampler', ['mmcv', 'pytorch', 'grid_sample', 'dcn'])
 @pytest.mark.parametrize('hw,dense', [((14, 14), False), ((14, 14), True),
                                       ((9, 17), True), ((20, 6), True)])
 def test_attention_equals_official_algorithm(sampler, hw, dense):
-    if sampler == 'mmcv' and not du.mmcv_available('cpu'):
+    if sampler in ('mmcv', 'dcn') and not du.mmcv_available('cpu'):
         pytest.skip('mmcv compiled ops missing')
     torch.manual_seed(0)
     model = DGMN2('tiny', sampler=sampler)  # stage 3: 5 heads, 14x14 tables
@@ -265,11 +265,11 @@ def test_position_tables_resized_only_off_their_size():
             pos.rel_width[None, None], size=(48, 64), mode='bilinear')[0, 0])
 
 
-@pytest.mark.parametrize('sampler', ['mmcv', 'grid_sample'])
+@pytest.mark.parametrize('sampler', ['mmcv', 'grid_sample', 'dcn'])
 def test_sampler_is_selectable_and_paths_agree(sampler):
     torch.manual_seed(0)
     a = DGMN2('tiny', sampler='pytorch', out_indices=(0, 3)).eval()
-    if sampler == 'mmcv' and not du.mmcv_available('cpu'):
+    if sampler in ('mmcv', 'dcn') and not du.mmcv_available('cpu'):
         pytest.skip('mmcv compiled ops missing')
     b = DGMN2('tiny', sampler=sampler, out_indices=(0, 3)).eval()
     for model, name in ((a, 'pytorch'), (b, sampler)):
@@ -286,6 +286,31 @@ def test_sampler_is_selectable_and_paths_agree(sampler):
         x = torch.randn(1, 3, 80, 112)
         for u, v in zip(a(x), b(x)):
             torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(
+    not du.mmcv_available('cpu'), reason='mmcv compiled ops missing')
+def test_dcn_path_gradients_equal_the_pytorch_path():
+    """Training through the DCN attention (mmcv's ModulatedDeformConv2d
+    for values and projection) gives the gradients of the PyTorch sampler:
+    every parameter, proj.weight included (tied into the DCN kernel)."""
+    torch.manual_seed(0)
+    a = DGMN2('tiny', sampler='pytorch', out_indices=(0, 1, 2, 3))
+    b = DGMN2('tiny', sampler='dcn', out_indices=(0, 1, 2, 3))
+    with torch.no_grad():
+        for m in a.modules():
+            if isinstance(m, DGMN2Attention):
+                m.conv_offset.weight.normal_(0, 0.3)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(2, 3, 64, 48)
+    for model in (a, b):
+        sum(o.square().mean() for o in model(x)).backward()
+    grads = dict(b.named_parameters())
+    for name, p in a.named_parameters():
+        q = grads[name].grad
+        assert q is not None, name
+        scale = p.grad.abs().max().clamp_min(1e-12)
+        assert ((p.grad - q).abs().max() / scale) < 1e-4, name
 
 
 # ---------------------------------------------------------------------------

@@ -7,8 +7,9 @@ gives the same logits; official checkpoints are converted by
 
 Every token and head samples 9 neighbours at offsets predicted from the token
 (a 3x3 deformable unfold) and attends over them. The official code samples
-with its own CUDA-only ``DeformUnfold``; here the sampling runs on mmcv's
-modulated deformable convolution (CPU and CUDA) or in plain PyTorch, see
+with its own CUDA-only ``DeformUnfold``; here the value aggregation can run
+as what it is, a modulated deformable convolution (mmcv's DCNv2, CPU and
+CUDA), and the sampling on mmcv or in plain PyTorch, see
 :mod:`mogazoo.models.utils.deform_unfold`.
 """
 from typing import Sequence, Union
@@ -20,7 +21,8 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..utils.deform_unfold import DeformUnfold
+from ..utils.deform_unfold import (DeformUnfold, deform_aggregate,
+                                   resolve_sampler)
 from .base import MogazooBackbone, PreNormBlock
 
 NUM_SAMPLES = 9  # a 3x3 neighbourhood per token
@@ -122,9 +124,9 @@ class DGMN2Attention(BaseModule):
             Defaults to 0.
         proj_drop_rate (float): Dropout after the output projection.
             Defaults to 0.
-        sampler (str): Deformable unfold sampler: ``'auto'``, ``'mmcv'``,
-            ``'pytorch'`` or ``'grid_sample'`` (checked by
-            :class:`DeformUnfold`). Defaults to ``'auto'``.
+        sampler (str): Sampling path: ``'auto'``, ``'dcn'``, ``'mmcv'``,
+            ``'pytorch'`` or ``'grid_sample'`` (see :class:`DGMN2`; checked
+            by :class:`DeformUnfold`). Defaults to ``'auto'``.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
@@ -158,24 +160,33 @@ class DGMN2Attention(BaseModule):
         b, n, c = x.shape
         h, w = hw_shape
         heads, head_dims = self.num_heads, self.head_dims
+        dcn = resolve_sampler(self.unfold.sampler, x.device) == 'dcn'
         qkv = self.qkv(x).reshape(b, n, 3, heads, head_dims)
         q = qkv[:, :, 0].transpose(1, 2)  # (B, heads, N, d)
         # (dy, dx) per kernel point from each head's channels of the token
         offset = self.conv_offset(x.reshape(b, n, heads, head_dims))
         offset = offset.permute(0, 2, 3, 1).reshape(b * heads, NUM_SAMPLES * 2,
                                                     h, w)
-        # keys and values share the offsets: one unfold of both
-        kv = qkv[:, :, 1:].permute(0, 3, 2, 4,
-                                   1).reshape(b * heads, 2 * head_dims, h, w)
-        kv = self.unfold(kv, offset).view(b, heads, 2, head_dims, NUM_SAMPLES,
-                                          n)
-        k, v = kv[:, :, 0], kv[:, :, 1]  # (B, heads, d, 9, N)
+        # keys and values share the offsets: one unfold of both, or of the
+        # keys alone when the values go through the DCN below
+        kv = qkv[:, :, 1:2 if dcn else 3].permute(0, 3, 2, 4, 1)
+        kv = self.unfold(kv.reshape(b * heads, -1, h, w), offset)
+        kv = kv.view(b, heads, -1, head_dims, NUM_SAMPLES, n)
+        k = kv[:, :, 0]  # (B, heads, d, 9, N)
 
         attn = torch.einsum('bhnd,bhdsn->bhns', q, k) * self.scale
         pos = self.pos_emb(q.reshape(b * heads, h, w, head_dims))
         attn = attn + pos.view(b, heads, n, NUM_SAMPLES)
         attn = self.attn_drop(attn.softmax(dim=-1))
-        x = torch.einsum('bhns,bhdsn->bnhd', attn, v).reshape(b, n, c)
+        if dcn:  # values, aggregation and projection: one DCNv2
+            out = deform_aggregate(
+                qkv[:, :, 2].reshape(b, h, w, c).permute(0, 3, 1, 2),
+                offset.view(b, heads, NUM_SAMPLES, 2, h, w),
+                attn.transpose(2, 3).reshape(b, heads, NUM_SAMPLES, h, w),
+                self.proj.weight, self.proj.bias)
+            return self.proj_drop(out.flatten(2).transpose(1, 2))
+        x = torch.einsum('bhns,bhdsn->bnhd', attn, kv[:, :,
+                                                      1]).reshape(b, n, c)
         return self.proj_drop(self.proj(x))
 
 
@@ -335,13 +346,19 @@ class DGMN2(MogazooBackbone):
             Defaults to ``dict(type='LN', eps=1e-6)``.
         act_cfg (dict): Activation of the FFNs. Defaults to GELU.
         sampler (str): How the 3x3 neighbourhoods are sampled:
-            ``'mmcv'`` (mmcv's modulated deformable conv, CPU and CUDA),
-            ``'pytorch'`` (plain PyTorch gathers, e.g. for ONNX export),
-            ``'grid_sample'`` (PyTorch's fused bilinear sampler, the fastest
-            on CPU forward and backward; values within ~1e-6 relative) or
-            ``'auto'`` (mmcv when its compiled ops are there, else
-            ``'pytorch'``; ``'pytorch'`` while exporting to ONNX). mmcv and
-            ``'pytorch'`` give the same values. Defaults to ``'auto'``.
+            ``'dcn'`` (keys unfolded by ``grid_sample``; values, attention
+            and projection as one mmcv modulated deformable convolution,
+            DCNv2 with the attention weights as its mask),
+            ``'mmcv'`` (mmcv's modulated deformable conv as a plain
+            unfold, CPU and CUDA), ``'pytorch'`` (plain PyTorch gathers,
+            e.g. for ONNX export), ``'grid_sample'`` (PyTorch's fused
+            bilinear sampler; values within ~1e-6 relative) or ``'auto'``
+            (the path measured fastest on the device, see
+            ``mogazoo.models.utils.deform_unfold.AUTO_SAMPLER`` and
+            ``configs/dgmn2/README.md``; ``'pytorch'`` while exporting to
+            ONNX or with deterministic algorithms). Every path gives the
+            official values (mmcv and ``'pytorch'`` exactly).
+            Defaults to ``'auto'``.
         with_cp (bool): Use gradient checkpointing in the blocks, trading
             compute for memory. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialization config, e.g.

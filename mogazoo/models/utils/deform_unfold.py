@@ -35,9 +35,18 @@ Three implementations:
   relative of the kernel's in fp32); half and bfloat16 inputs are sampled
   in float32.
 
-``'auto'`` takes mmcv's op when its compiled extension is importable (and
-built for the input's device) and the ``torch.gather`` path otherwise, and
-always the latter while exporting to ONNX.
+A fourth path, ``'dcn'``, is not an unfold: it is the DGMN2 attention run
+as DCNv2 is meant to be run (:func:`deform_aggregate`). The attention's value
+aggregation and output projection, ``y(p) = P sum_s a_s(p) v(p + p_s +
+dp_s(p)) + b`` per head, are one modulated deformable convolution with
+``deform_groups = heads``, the attention weights as the modulation mask and
+the projection tied across the 9 kernel points; only the keys are unfolded
+(with ``'grid_sample'``). It needs mmcv's compiled ops.
+
+``'auto'`` resolves per call (:func:`resolve_sampler`): ``'pytorch'`` while
+exporting to ONNX or under ``torch.use_deterministic_algorithms``, else the
+path measured fastest on the device (``AUTO_SAMPLER``, see
+``configs/dgmn2/README.md`` for the numbers).
 """
 import contextlib
 import functools
@@ -48,7 +57,22 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.modules.utils import _pair
 
-SAMPLERS = ('auto', 'mmcv', 'pytorch', 'grid_sample')
+SAMPLERS = ('auto', 'dcn', 'mmcv', 'pytorch', 'grid_sample')
+# What 'auto' takes, per device type and whether mmcv's compiled ops run
+# there: the fastest path measured by ``tools/analysis_tools/benchmark.py
+# --compare`` (ratios from one run each, configs/dgmn2/README.md). DGMN2-T
+# on 2 CPU threads, batch 16: grid_sample is x1.6 'dcn', x2.6 'mmcv' and
+# x2.7 'pytorch' in inference, x4.0 'dcn' and x7.6 'mmcv' in training (mmcv's
+# CPU im2col is serial, so 'dcn' loses there despite its single GEMM). On
+# an H200 grid_sample was ~48x 'mmcv' in fp32 inference; 'dcn' has not been
+# measured on a GPU yet (tools/analysis_tools/gpu_benchmark.sh), so it is
+# not the default anywhere.
+AUTO_SAMPLER = {
+    ('cpu', True): 'grid_sample',
+    ('cpu', False): 'grid_sample',
+    ('cuda', True): 'grid_sample',
+    ('cuda', False): 'grid_sample',
+}
 
 
 @functools.lru_cache(maxsize=None)
@@ -191,9 +215,9 @@ def deform_unfold_pytorch(input: torch.Tensor,
         # zero; the index is clamped so that the gather stays in range
         ok = y_ok & x_ok & inside
         index = yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)
-        index = index.view(n, 1, length)
+        index = index.reshape(n, 1, length)  # offsets may be views
         value = torch.gather(flat, 2, index.expand(n, c, length))
-        return torch.where(ok, weight, zero).view(n, 1, length) * value
+        return torch.where(ok, weight, zero).reshape(n, 1, length) * value
 
     # the kernel's sum: w1 * v1 + w2 * v2 + w3 * v3 + w4 * v4, in this order
     out = corner(y_low, x_low, y_low_ok, x_low_ok, hy * hx)
@@ -342,33 +366,108 @@ def deform_unfold_mmcv(input: torch.Tensor,
 
 def check_sampler(sampler: str) -> str:
     """Return ``sampler`` if it names a sampling path (``'auto'``,
-    ``'mmcv'``, ``'pytorch'`` or ``'grid_sample'``, see the module doc) that
-    can run here; the one place the name is checked.
+    ``'dcn'``, ``'mmcv'``, ``'pytorch'`` or ``'grid_sample'``, see the module
+    doc) that can run here; the one place the name is checked.
 
     Raises:
         ValueError: An unknown name.
-        RuntimeError: ``'mmcv'`` without mmcv's compiled ops.
+        RuntimeError: ``'mmcv'`` or ``'dcn'`` without mmcv's compiled ops.
     """
     if sampler not in SAMPLERS:
         raise ValueError(f'Unknown deform_unfold sampler {sampler!r}; '
                          f'choose one of {SAMPLERS}')
-    if sampler == 'mmcv' and _mmcv_ops() is None:
-        raise RuntimeError("sampler='mmcv' needs mmcv with compiled ops "
-                           '(mmcv.ops.modulated_deform_conv2d)')
+    if sampler in ('mmcv', 'dcn') and _mmcv_ops() is None:
+        raise RuntimeError(f'sampler={sampler!r} needs mmcv with compiled '
+                           'ops (mmcv.ops.modulated_deform_conv2d)')
     return sampler
 
 
+def resolve_sampler(sampler: str, device: Union[str, torch.device]) -> str:
+    """The path a checked ``sampler`` takes on ``device``: itself, or for
+    ``'auto'`` ``'pytorch'`` while exporting to ONNX or with deterministic
+    algorithms on, else ``AUTO_SAMPLER`` for the device."""
+    if sampler != 'auto':
+        return sampler
+    if torch.onnx.is_in_onnx_export() or \
+            torch.are_deterministic_algorithms_enabled():
+        return 'pytorch'
+    device = torch.device(device)
+    key = ('cuda' if device.type == 'cuda' else 'cpu', mmcv_available(device))
+    return AUTO_SAMPLER[key]
+
+
 def _sample(input, offset, kernel_size, stride, padding, dilation, sampler):
-    """:func:`deform_unfold` with a checked ``sampler``."""
-    if sampler == 'auto':
-        use_mmcv = mmcv_available(
-            input.device) and not (torch.onnx.is_in_onnx_export())
-        sampler = 'mmcv' if use_mmcv else 'pytorch'
+    """:func:`deform_unfold` with a checked ``sampler`` (``'dcn'`` unfolds
+    with ``'grid_sample'``: the keys of the DCN attention path)."""
+    sampler = resolve_sampler(sampler, input.device)
     fn = dict(
         mmcv=deform_unfold_mmcv,
         pytorch=deform_unfold_pytorch,
-        grid_sample=deform_unfold_grid_sample)[sampler]
+        grid_sample=deform_unfold_grid_sample,
+        dcn=deform_unfold_grid_sample)[sampler]
     return fn(input, offset, kernel_size, stride, padding, dilation)
+
+
+def deform_aggregate(value: torch.Tensor,
+                     offset: torch.Tensor,
+                     weights: torch.Tensor,
+                     proj_weight: torch.Tensor,
+                     proj_bias: torch.Tensor = None) -> torch.Tensor:
+    """Attention over deformed 3x3 neighbourhoods, then a linear projection,
+    as one mmcv modulated deformable convolution (DCNv2).
+
+    ``out[:, o, p] = sum_c P[o, c] sum_k weights[:, g(c), k, p] *
+    value[:, c](p + p_k + offset[:, g(c), k, p]) + bias[o]`` where ``g(c)``
+    is the head (deformable group) of channel ``c`` (channels head-major)
+    and ``p_k`` the 3x3 kernel points (row-major), sampled as
+    :func:`deform_unfold`. This is ``ModulatedDeformConv2d(C, C_out, 3,
+    padding=1, deform_groups=heads)`` with the mask ``weights`` and the
+    kernel ``W[o, c, k] = P[o, c]``: one im2col and one GEMM per image in
+    place of a value unfold, an einsum and the projection. ``P`` is the
+    projection's parameter, tied, so gradients reach it.
+
+    Args:
+        value (Tensor): ``(B, C, H, W)``, channels grouped by head.
+        offset (Tensor): ``(B, heads, 9, 2, H, W)``, ``(dy, dx)`` per head
+            and kernel point.
+        weights (Tensor): ``(B, heads, 9, H, W)`` attention weights.
+        proj_weight (Tensor): ``(C_out, C)``.
+        proj_bias (Tensor, optional): ``(C_out, )``.
+
+    Returns:
+        Tensor: ``(B, C_out, H, W)``.
+    """
+    ops = _mmcv_ops()
+    if ops is None:
+        raise RuntimeError("sampler='dcn' needs mmcv with compiled ops "
+                           '(mmcv.ops.modulated_deform_conv2d)')
+    b, c, h, w = value.shape
+    heads = offset.shape[1]
+    if offset.shape != (b, heads, 9, 2, h, w) or \
+            weights.shape != (b, heads, 9, h, w) or c % heads:
+        raise ValueError(
+            f'deform_aggregate: value {tuple(value.shape)}, offset '
+            f'{tuple(offset.shape)} and weights {tuple(weights.shape)} do '
+            'not match (B, C, H, W), (B, heads, 9, 2, H, W), '
+            '(B, heads, 9, H, W)')
+    dtype = value.dtype
+    # mmcv's CPU kernels are compiled for float and double only; its CPU
+    # op also reads non-contiguous tensors wrongly (silently), so every
+    # tensor is made contiguous here.
+    compute = torch.float32 if (value.device.type == 'cpu'
+                                and dtype not in (torch.float32,
+                                                  torch.float64)) else dtype
+    out_channels = proj_weight.shape[0]
+    weight = proj_weight.to(compute)[:, :, None,
+                                     None].expand(out_channels, c, 3,
+                                                  3).contiguous()
+    bias = None if proj_bias is None else proj_bias.to(compute).contiguous()
+    out = ops(
+        value.to(compute).contiguous(),
+        offset.to(compute).reshape(b, heads * 18, h, w).contiguous(),
+        weights.to(compute).reshape(b, heads * 9, h, w).contiguous(), weight,
+        bias, 1, 1, 1, 1, heads)
+    return out.to(dtype)
 
 
 def deform_unfold(input: torch.Tensor,
@@ -391,7 +490,7 @@ class DeformUnfold(nn.Module):
         stride (int | tuple[int, int]): Stride. Defaults to 1.
         padding (int | tuple[int, int]): Zero padding. Defaults to 1.
         dilation (int | tuple[int, int]): Dilation. Defaults to 1.
-        sampler (str): ``'auto'``, ``'mmcv'``, ``'pytorch'`` or
+        sampler (str): ``'auto'``, ``'dcn'``, ``'mmcv'``, ``'pytorch'`` or
             ``'grid_sample'`` (see the module doc), checked here by
             :func:`check_sampler`. Defaults to ``'auto'``.
     """
