@@ -29,6 +29,11 @@ def parse_common_args(parser, argv=None):
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='torch.compile the model (mmengine\'s compile option: the '
+        'train step, and here the val/test steps too)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -48,6 +53,8 @@ def prepare_cfg(config, args, mode):
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(config))[0])
     cfg.launcher = args.launcher
+    if getattr(args, 'compile', False):
+        cfg.compile = True
     configure_device(cfg, args.launcher)
     loaders = ('train_dataloader', 'val_dataloader') if mode == 'train' \
         else ('test_dataloader', )
@@ -112,7 +119,9 @@ def build_runner(cfg):
     """Build the runner the config asks for (``runner_type``) or mmengine's
     default ``Runner``, checking a checkpoint to load first and adding the
     safety hooks (:func:`add_safety_hooks`). Single-process CPU runs get
-    plain BatchNorm in place of SyncBN."""
+    plain BatchNorm in place of SyncBN. With ``cfg.compile`` (``--compile``)
+    the val and test steps are compiled too (mmengine compiles only the
+    train step)."""
     if cfg.get('load_from'):
         check_checkpoint(cfg.load_from)
     add_safety_hooks(cfg)
@@ -121,4 +130,9 @@ def build_runner(cfg):
     if not torch.cuda.is_available() and cfg.get('launcher') == 'none':
         # SyncBN (in many mmdet/mmseg heads) needs CUDA and a process group
         runner.model = revert_sync_batchnorm(runner.model)
+    if cfg.get('compile'):
+        # mmengine compiles the train step when training starts; the
+        # evaluation steps as well, so that test.py --compile compiles
+        for step in ('val_step', 'test_step'):
+            runner._maybe_compile(step)
     return runner

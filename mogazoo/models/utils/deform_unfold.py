@@ -77,13 +77,11 @@ AUTO_SAMPLER = {
 
 @functools.lru_cache(maxsize=None)
 def _mmcv_ops():
-    """mmcv's ``modulated_deform_conv2d`` or None when the compiled ops are
-    missing (mmcv-lite, or a build that failed)."""
-    try:
-        from mmcv.ops import modulated_deform_conv2d
-    except (ImportError, OSError, AttributeError):  # pragma: no cover
-        return None
-    return modulated_deform_conv2d
+    """mmcv's ``modulated_deform_conv2d`` (as the custom operator of
+    :mod:`.mmcv_ops`, which ``torch.compile`` traces) or None when the
+    compiled ops are missing (mmcv-lite, or a build that failed)."""
+    from . import mmcv_ops
+    return mmcv_ops.modulated_deform_conv2d if mmcv_ops.available() else None
 
 
 @functools.lru_cache(maxsize=None)
@@ -358,7 +356,11 @@ def deform_unfold_mmcv(input: torch.Tensor,
     # synchronisation than in arithmetic (DGMN2-T inference 5x slower on 2
     # busy cores), so it runs on one thread. (The backward runs later, in
     # the autograd engine, with the threads as they are.)
-    with _one_cpu_thread(input.device.type == 'cpu'):
+    # (Not while torch.compile traces: the thread count is no graph op.)
+    one_thread = input.device.type == 'cpu' and \
+        not torch.compiler.is_compiling()
+    with _one_cpu_thread(one_thread) if one_thread else \
+            contextlib.nullcontext():
         out = ops(input, offset, mask, weight, None, stride, padding, dilation,
                   groups, 1)
     return out.view(n, c * kh * kw, out_h * out_w).to(dtype)

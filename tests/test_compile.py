@@ -1,0 +1,206 @@
+"""torch.compile: mmcv's deformable convolution as a traceable custom
+operator, no graph break in any backbone or DGMN2 sampling path, compiled
+forward and backward equal to eager, and --compile in the tools."""
+import json
+import os
+import re
+import warnings
+
+import pytest
+import torch
+from mmpretrain.registry import MODELS
+
+import mogazoo  # noqa: F401
+from mogazoo.models.utils import deform_unfold as du
+from mogazoo.models.utils import mmcv_ops
+from runner_utils import tiny_cfg, train
+
+needs_mmcv = pytest.mark.skipif(
+    not du.mmcv_available('cpu'), reason='mmcv compiled ops missing')
+
+# the smallest arch of each family, and every DGMN2 sampling path
+BACKBONES = [
+    pytest.param(dict(type='MogaNet', arch='xtiny'), id='moganet'),
+    pytest.param(dict(type='FasterViT', arch='0'), id='fastervit'),
+    pytest.param(
+        dict(type='DGMN2', arch='tiny', sampler='auto'), id='dgmn2-auto'),
+    pytest.param(
+        dict(type='DGMN2', arch='tiny', sampler='grid_sample'),
+        id='dgmn2-grid_sample'),
+    pytest.param(
+        dict(type='DGMN2', arch='tiny', sampler='pytorch'),
+        id='dgmn2-pytorch'),
+    pytest.param(
+        dict(type='DGMN2', arch='tiny', sampler='dcn'),
+        id='dgmn2-dcn',
+        marks=needs_mmcv),
+    pytest.param(
+        dict(type='DGMN2', arch='tiny', sampler='mmcv'),
+        id='dgmn2-mmcv',
+        marks=needs_mmcv),
+]
+
+
+@pytest.fixture(autouse=True)
+def fresh_dynamo():
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+def mdconv_inputs(bias=True):
+    g = torch.Generator().manual_seed(0)
+    shapes = [(2, 6, 7, 9), (2, 3 * 18, 7, 9), (2, 27, 7, 9), (4, 6, 3, 3)]
+    x, off, mask, weight = (
+        torch.randn(s, generator=g, dtype=torch.float64) for s in shapes)
+    return [
+        x, off * 2,
+        mask.sigmoid(), weight,
+        torch.randn(4, generator=g, dtype=torch.float64) if bias else None
+    ]
+
+
+@needs_mmcv
+@pytest.mark.parametrize('bias', [True, False])
+def test_custom_op_is_mmcv_exactly(bias):
+    from mmcv.ops import modulated_deform_conv2d as mmcv_op
+    a = [
+        t.clone().requires_grad_() if t is not None else None
+        for t in mdconv_inputs(bias)
+    ]
+    b = [
+        t.clone().requires_grad_() if t is not None else None
+        for t in mdconv_inputs(bias)
+    ]
+    ours = mmcv_ops.modulated_deform_conv2d(*a, 1, 1, 1, 1, 3)
+    ref = mmcv_op(*b, 1, 1, 1, 1, 3)
+    assert torch.equal(ours, ref)
+    grad = torch.randn_like(ref)
+    ours.backward(grad)
+    ref.backward(grad)
+    for x, y in zip(a, b):
+        if x is not None:
+            assert torch.equal(x.grad, y.grad)
+
+
+@needs_mmcv
+def test_custom_op_registration():
+    """Schema, fake (meta) implementation, autograd registration and the
+    AOT dispatch, as torch.library checks custom operators."""
+    x, off, mask, weight, bias = mdconv_inputs()
+    torch.library.opcheck(
+        mmcv_ops._forward,
+        (x, off, mask, weight, bias, [1, 1], [1, 1], [1, 1], 1, 3))
+    with torch._subclasses.fake_tensor.FakeTensorMode():
+        out = mmcv_ops.modulated_deform_conv2d(
+            torch.empty(2, 6, 7, 9), torch.empty(2, 54, 7, 9),
+            torch.empty(2, 27, 7, 9), torch.empty(4, 6, 3, 3), None, 1, 1, 1,
+            1, 3)
+        assert out.shape == (2, 4, 7, 9)
+
+
+@pytest.mark.parametrize('cfg', BACKBONES)
+def test_no_graph_breaks(cfg):
+    model = MODELS.build(dict(cfg, out_indices=(0, 1, 2, 3))).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        ex = torch._dynamo.explain(model)(torch.randn(1, 3, 64, 64))
+    assert ex.graph_break_count == 0, [str(b.reason) for b in ex.break_reasons]
+    assert ex.graph_count == 1
+
+
+@pytest.mark.parametrize('cfg', BACKBONES)
+def test_compiled_forward_backward_equal_eager(cfg):
+    """fullgraph=True through AOTAutograd (the fake implementations and the
+    autograd formula of the custom operator): outputs and gradients of the
+    compiled module equal eager ones."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(cfg, out_indices=(0, 1, 2, 3))).train()
+    compiled = torch.compile(model, backend='aot_eager', fullgraph=True)
+    x = torch.randn(2, 3, 64, 64)
+    grads = []
+    for m in (model, compiled):
+        model.zero_grad(set_to_none=True)
+        outs = m(x)
+        sum(o.square().mean() for o in outs).backward()
+        grads.append([p.grad for p in model.parameters()])
+        if m is model:
+            ref = [o.detach() for o in outs]
+    for o, r in zip(outs, ref):
+        torch.testing.assert_close(o.detach(), r, rtol=1e-5, atol=1e-5)
+    for g, r in zip(*grads):
+        assert (g is None) == (r is None)
+        if g is not None:
+            torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
+
+
+def test_compile_flag_sets_mmengine_option(root, digits_subset, tmp_path):
+    """--compile of train.py/test.py is mmengine's compile option (and
+    build_runner compiles the val/test steps too: the slow test below)."""
+    import argparse
+
+    from mogazoo.engine.runner import parse_common_args, prepare_cfg
+    for flag, expected in (['--compile'], True), ([], None):
+        parser = argparse.ArgumentParser()
+        parser.add_argument('config')
+        parser.add_argument('--work-dir')
+        args = parse_common_args(parser, [
+            f'{root}/configs/moganet/moganet-xtiny_1xb64_digits.py',
+            '--work-dir',
+            str(tmp_path), *flag, '--cfg-options',
+            f'test_dataloader.dataset.data_root={digits_subset}'
+        ])
+        cfg = prepare_cfg(args.config, args, mode='test')
+        assert cfg.get('compile') is expected
+
+
+DIGIT_BACKBONES = [
+    pytest.param(dict(type='MogaNet', arch='xtiny'), 192, id='moganet'),
+    pytest.param(dict(type='FasterViT', arch='0'), 512, id='fastervit'),
+    pytest.param(dict(type='DGMN2', arch='tiny'), 512, id='dgmn2'),
+]
+
+
+def losses(work_dir):
+    [run] = [d for d in os.listdir(work_dir) if re.match(r'\d{8}_', d)]
+    with open(os.path.join(work_dir, run, 'vis_data', 'scalars.json')) as f:
+        return [json.loads(line)['loss'] for line in f if '"loss"' in line]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('backbone,channels', DIGIT_BACKBONES)
+def test_compiled_training_equals_eager(backbone, channels, digits_subset,
+                                        tmp_path):
+    """20 training steps of each family on the digits with mmengine's
+    compile option (inductor) log the losses of the eager run, and the
+    compiled test step evaluates."""
+    options = {
+        'model.backbone': dict(backbone, drop_path_rate=0.),
+        'model.head.in_channels': channels,
+        'randomness': dict(seed=0, deterministic=False),
+    }
+    runs = {}
+    for name in ('eager', 'compiled'):
+        cfg = tiny_cfg(
+            'configs/moganet/moganet-xtiny_1xb64_digits.py',
+            digits_subset,
+            tmp_path / name,
+            options,
+            epochs=2,
+            batch_size=30,
+            samples=(300, 20),
+            validate=True)
+        cfg.default_hooks.logger.interval = 1
+        if name == 'compiled':
+            cfg.compile = True
+        runner, _, log = train(cfg)
+        runs[name] = losses(tmp_path / name)
+        assert 'accuracy/top1' in log
+        metrics = runner.test()  # the compiled test step when compiled
+        assert 0 <= metrics['accuracy/top1'] <= 100
+    assert len(runs['eager']) == 20
+    torch.testing.assert_close(
+        torch.tensor(runs['compiled']),
+        torch.tensor(runs['eager']),
+        rtol=1e-3,
+        atol=1e-4)
