@@ -135,8 +135,8 @@ def test_compiled_forward_backward_equal_eager(cfg):
 
 
 def test_compile_flag_sets_mmengine_option(root, digits_subset, tmp_path):
-    """--compile of train.py/test.py is mmengine's compile option (and
-    build_runner compiles the val/test steps too: the slow test below)."""
+    """--compile of train.py/test.py sets the config's compile option, which
+    build_runner turns into compile_model (the slow test below runs it)."""
     import argparse
 
     from mogazoo.engine.runner import parse_common_args, prepare_cfg
@@ -152,6 +152,37 @@ def test_compile_flag_sets_mmengine_option(root, digits_subset, tmp_path):
         ])
         cfg = prepare_cfg(args.config, args, mode='test')
         assert cfg.get('compile') is expected
+
+
+def test_compile_model_keeps_keys_and_copies_run_their_own_weights():
+    """compile_model compiles the backbone in place (state dict keys
+    unchanged); a deepcopy (as EMA hooks make) runs the copy's weights,
+    not the original's."""
+    import copy
+
+    from mogazoo.engine.runner import compile_model
+    model = MODELS.build(
+        dict(
+            type='ImageClassifier',
+            backbone=dict(type='MogaNet', arch='xtiny'),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=10,
+                      in_channels=192))).eval()
+    keys = list(model.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    ref = model(x, mode='tensor')
+    compile_model(model, dict(backend='aot_eager'))
+    assert list(model.state_dict()) == keys
+    torch.testing.assert_close(model(x, mode='tensor'), ref)
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.mul_(0.5)
+    eager_twin = copy.deepcopy(twin)
+    del eager_twin.backbone.forward  # back to the class's eager forward
+    out = twin(x, mode='tensor')
+    torch.testing.assert_close(out, eager_twin(x, mode='tensor'))
+    assert not torch.allclose(out, ref, atol=1e-3)
 
 
 DIGIT_BACKBONES = [
@@ -198,9 +229,9 @@ def test_compiled_training_equals_eager(backbone, channels, digits_subset,
         assert 'accuracy/top1' in log
         metrics = runner.test()  # the compiled test step when compiled
         assert 0 <= metrics['accuracy/top1'] <= 100
-    assert len(runs['eager']) == 20
-    torch.testing.assert_close(
-        torch.tensor(runs['compiled']),
-        torch.tensor(runs['eager']),
-        rtol=1e-3,
-        atol=1e-4)
+    eager, compiled = (torch.tensor(runs[k]) for k in ('eager', 'compiled'))
+    assert len(eager) == 20 and eager[-5:].mean() < eager[:5].mean()
+    # the first step equal within fp32 rounding; kernels that sum in
+    # another order drift apart a little over 20 steps at lr ~1e-3
+    torch.testing.assert_close(compiled[:1], eager[:1], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(compiled, eager, rtol=1e-2, atol=1e-3)

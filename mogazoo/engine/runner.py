@@ -5,6 +5,7 @@ scripts build a runner exactly as the tools do with :func:`build_runner`.
 """
 import os
 import os.path as osp
+import types
 
 import torch
 from mmengine.config import DictAction
@@ -32,8 +33,8 @@ def parse_common_args(parser, argv=None):
     parser.add_argument(
         '--compile',
         action='store_true',
-        help='torch.compile the model (mmengine\'s compile option: the '
-        'train step, and here the val/test steps too)')
+        help='torch.compile the backbone (the config\'s compile option, '
+        'see mogazoo.engine.runner.compile_model)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -115,24 +116,48 @@ def add_safety_hooks(cfg):
     }
 
 
+def compile_model(model, compile_cfg=True):
+    """``torch.compile`` the backbone of ``model`` (a classifier, detector
+    or segmentor, possibly wrapped for distributed training; the whole
+    model's ``forward`` if it has no ``backbone``) in place: its
+    ``forward`` becomes the compiled one, so parameters, state dict keys
+    and checkpoints are unchanged. mogazoo's backbones compile without a
+    graph break (tests/test_compile.py); data preprocessing, losses and
+    optimizer steps stay eager."""
+    kwargs = {} if compile_cfg is True else dict(compile_cfg)
+    module = getattr(model, 'module', model)
+    target = getattr(module, 'backbone', None) or module
+    # the class's forward compiled and bound as a method: a deepcopy (EMA
+    # hooks copy the model) rebinds it to the copy, where a compiled bound
+    # method would still run the original's weights
+    target.forward = types.MethodType(
+        torch.compile(type(target).forward, **kwargs), target)
+    return model
+
+
 def build_runner(cfg):
     """Build the runner the config asks for (``runner_type``) or mmengine's
     default ``Runner``, checking a checkpoint to load first and adding the
     safety hooks (:func:`add_safety_hooks`). Single-process CPU runs get
-    plain BatchNorm in place of SyncBN. With ``cfg.compile`` (``--compile``)
-    the val and test steps are compiled too (mmengine compiles only the
-    train step)."""
+    plain BatchNorm in place of SyncBN. With ``cfg.compile`` (``--compile``,
+    True or ``torch.compile`` keyword arguments) the model is compiled by
+    :func:`compile_model` for training and evaluation alike."""
     if cfg.get('load_from'):
         check_checkpoint(cfg.load_from)
     add_safety_hooks(cfg)
+    # mmengine's compile option compiles the whole train step, optimizer
+    # step included, which dynamo fails on with mmengine's optimizer
+    # wrappers; mogazoo compiles the model's compute instead (below)
+    compile_cfg = cfg.get('compile')
+    if compile_cfg is not None:
+        cfg.compile = None
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else \
         Runner.from_cfg(cfg)
     if not torch.cuda.is_available() and cfg.get('launcher') == 'none':
         # SyncBN (in many mmdet/mmseg heads) needs CUDA and a process group
         runner.model = revert_sync_batchnorm(runner.model)
-    if cfg.get('compile'):
-        # mmengine compiles the train step when training starts; the
-        # evaluation steps as well, so that test.py --compile compiles
-        for step in ('val_step', 'test_step'):
-            runner._maybe_compile(step)
+    if compile_cfg:
+        compile_model(runner.model, compile_cfg)
+        runner.logger.info(f'torch.compile({compile_cfg}) of the backbone: '
+                           'the first iterations compile it')
     return runner

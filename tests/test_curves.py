@@ -1,0 +1,184 @@
+"""Learning curves from mmengine's scalars.json: mogazoo.visualization.curves
+and tools/analysis_tools/plot_curves.py."""
+import json
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mogazoo.visualization import find_scalars, plot_curves
+from runner_utils import load_tool, tool_exit
+
+TOOL = 'tools/analysis_tools/plot_curves.py'
+
+
+def write_run(work_dir, timestamp, n_train, n_val, iters_per_epoch=3):
+    """A fake run ``work_dir/timestamp``: ``n_train`` training records and
+    ``n_val`` validation records (on lines of their own, as mmengine writes
+    them); returns its losses and accuracies."""
+    vis = osp.join(work_dir, timestamp, 'vis_data')
+    os.makedirs(vis, exist_ok=True)
+    losses = [2.3 / (i + 1) for i in range(n_train)]
+    accs = [10.0 * (e + 1) for e in range(n_val)]
+    lines, v = [], 0
+    for i, loss in enumerate(losses, 1):
+        lines.append(
+            dict(
+                lr=1e-3,
+                data_time=0.01,
+                loss=loss,
+                time=0.1,
+                epoch=(i - 1) // iters_per_epoch + 1,
+                iter=i,
+                step=i))
+        if i % iters_per_epoch == 0 and v < n_val:
+            v += 1
+            lines.append({
+                'accuracy/top1': accs[v - 1],
+                'accuracy/top5': 100.0,
+                'data_time': 0.02,
+                'time': 0.2,
+                'step': v
+            })
+    assert v == n_val, 'too few training records for the validations'
+    with open(osp.join(vis, 'scalars.json'), 'w') as f:
+        f.write('\n'.join(json.dumps(r) for r in lines) + '\n')
+    return losses, accs
+
+
+@pytest.fixture
+def runs(tmp_path):
+    """Two work dirs: ``a`` with an older and a newer run (7 training and 2
+    validation points in the newer), ``b`` with one run (5 and 2)."""
+    a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
+    write_run(a, '20240101_000000', 2, 0)  # older: must not be chosen
+    a_data = write_run(a, '20240102_000000', 7, 2)
+    b_data = write_run(b, '20240103_000000', 5, 2, iters_per_epoch=2)
+    return dict(a=(a, ) + a_data, b=(b, ) + b_data)
+
+
+def line_points(fig):
+    """``{subplot title: {line label: (x, y)}}`` of the drawn lines."""
+    return {
+        ax.get_title():
+        {ln.get_label(): (ln.get_xdata(), ln.get_ydata())
+         for ln in ax.get_lines()}
+        for ax in fig.axes
+    }
+
+
+def test_find_scalars_takes_latest_run(runs):
+    a = runs['a'][0]
+    assert find_scalars(a) == osp.join(a, '20240102_000000', 'vis_data',
+                                       'scalars.json')
+    run = osp.join(a, '20240101_000000')  # a run folder given itself
+    assert find_scalars(run) == osp.join(run, 'vis_data', 'scalars.json')
+
+
+def test_plot_curves_library(runs, tmp_path):
+    (a, a_loss, a_acc), (b, b_loss, b_acc) = runs['a'], runs['b']
+    out = str(tmp_path / 'out' / 'curves.png')
+    data = plot_curves([a, b], ['loss', 'accuracy/top1'],
+                       out=out,
+                       figsize=(6, 2.5),
+                       dpi=50)
+    # returned data: what the logs hold, step on x
+    loss, acc = data['curves']['loss'], data['curves']['accuracy/top1']
+    assert len(loss['a']['step']) == 7 and len(loss['b']['step']) == 5
+    assert loss['a']['value'] == pytest.approx(a_loss)
+    assert loss['b']['step'] == [1, 2, 3, 4, 5]
+    assert acc['a']['step'] == [1, 2] and acc['b']['step'] == [1, 2]
+    assert acc['a']['value'] == a_acc and acc['b']['value'] == b_acc
+    assert loss['a']['train'] and not acc['a']['train']
+    # the figure: one subplot per key, one line per run, the same points
+    drawn = line_points(data['figure'])
+    assert list(drawn) == ['loss', 'accuracy/top1']
+    for key, per_run in data['curves'].items():
+        assert set(drawn[key]) == {'a', 'b'}
+        for label, points in per_run.items():
+            x, y = drawn[key][label]
+            assert len(x) == len(points['step'])
+            np.testing.assert_allclose(x, points['step'])
+            np.testing.assert_allclose(y, points['value'])
+    # a run keeps its colour across subplots
+    axes = data['figure'].axes
+    assert [ln.get_color() for ln in axes[0].get_lines()] == \
+        [ln.get_color() for ln in axes[1].get_lines()]
+    # the PNG: (6 x 2.5 in per subplot, 2 subplots) at 50 dpi, not blank
+    with Image.open(out) as img:
+        assert img.format == 'PNG'
+        assert img.size == (300, 250)
+        pixels = np.asarray(img.convert('RGB'))
+    assert (pixels != 255).any(axis=2).mean() > 0.01
+    # the colours of the two runs are drawn (matplotlib's C0 and C1)
+    c0, c1 = np.array([31, 119, 180]), np.array([255, 127, 14])
+    for colour in (c0, c1):
+        assert (np.abs(pixels.astype(int) - colour).sum(axis=2) < 60).any()
+
+
+def test_plot_curves_default_keys_and_labels(runs):
+    a, b = runs['a'][0], runs['b'][0]
+    data = plot_curves([a, b], labels=['first', 'second'])
+    assert data['keys'] == ['loss', 'accuracy/top1']
+    assert set(data['curves']['loss']) == {'first', 'second'}
+    assert data['out'] is None
+
+
+def test_plot_curves_cli(runs, tmp_path, capsys):
+    a, b = runs['a'][0], runs['b'][0]
+    out = str(tmp_path / 'cli.png')
+    data = load_tool(TOOL).main([
+        a, b, '--keys', 'loss', 'accuracy/top1', 'lr', '--out', out,
+        '--labels', 'A', 'B', '--dpi', '40'
+    ])
+    printed = capsys.readouterr().out
+    assert 'run 20240102_000000, latest of 2 runs' in printed
+    assert 'run 20240103_000000, the only run' in printed
+    assert 'loss: points per run: A 7, B 5' in printed
+    assert 'accuracy/top1: points per run: A 2, B 2' in printed
+    drawn = line_points(data['figure'])
+    assert {k: {r: len(x) for r, (x, _) in v.items()}
+            for k, v in drawn.items()} == {
+                'loss': dict(A=7, B=5),
+                'accuracy/top1': dict(A=2, B=2),
+                'lr': dict(A=7, B=5)
+            }
+    with Image.open(out) as img:
+        assert img.size == (8 * 40, 3 * 40 * 3)  # default 8 x 3 in/key
+
+
+def test_cli_errors(runs, tmp_path):
+    a = runs['a'][0]
+    missing = str(tmp_path / 'nowhere')
+    msg = tool_exit(TOOL, missing, '--out', tmp_path / 'x.png')
+    assert 'not found' in msg and missing in msg
+    empty = tmp_path / 'empty'
+    (empty / '20240101_000000').mkdir(parents=True)
+    msg = tool_exit(TOOL, empty, '--out', tmp_path / 'x.png')
+    assert 'No scalars.json' in msg and str(empty) in msg
+    msg = tool_exit(TOOL, a, '--keys', 'loss', 'acc/top1', '--out',
+                    tmp_path / 'x.png')
+    assert "'acc/top1' is in no run" in msg
+    assert 'accuracy/top1' in msg and 'loss' in msg and 'lr' in msg
+    msg = tool_exit(TOOL, a, '--labels', 'x', 'y', '--out', tmp_path / 'x.png')
+    assert '2 labels for 1 work dirs' in msg
+    assert not (tmp_path / 'x.png').exists()
+
+
+def test_key_in_one_run_only_and_broken_line(runs, tmp_path):
+    a, b = runs['a'][0], runs['b'][0]
+    path = find_scalars(b)
+    with open(path) as f:
+        lines = f.read().splitlines()
+    lines = [ln for ln in lines if 'accuracy' not in ln]
+    with open(path, 'w') as f:  # no validation; last line cut short
+        f.write('\n'.join(lines) + '\n{"loss": 0.1, "st')
+    with pytest.warns(UserWarning) as record:
+        data = plot_curves([a, b], ['loss', 'accuracy/top1'])
+    messages = [str(w.message) for w in record]
+    assert any('not a JSON object' in m for m in messages)
+    assert any("'accuracy/top1' is not in run b" in m for m in messages)
+    assert len(data['curves']['loss']['b']['step']) == 5
+    assert set(data['curves']['accuracy/top1']) == {'a'}
