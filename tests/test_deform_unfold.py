@@ -197,7 +197,7 @@ def test_auto_sampler_takes_the_measured_path(monkeypatch):
     assert du.resolve_sampler('auto', 'cpu') == chosen
     # 'dcn' unfolds its keys with grid_sample
     assert calls == ['grid_sample' if chosen == 'dcn' else chosen]
-    monkeypatch.setattr(du, '_mmcv_ops', lambda: None)  # mmcv-lite
+    monkeypatch.setattr(du, '_mmcv_deform_conv', lambda: None)  # mmcv-lite
     assert not du.mmcv_available('cpu')
     assert du.resolve_sampler('auto', 'cpu') == du.AUTO_SAMPLER[('cpu', False)]
     assert du.AUTO_SAMPLER[('cpu', False)] not in ('mmcv', 'dcn')

@@ -54,8 +54,9 @@ from typing import Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.nn.modules.utils import _pair
+
+from .custom_ops import grid_sample_bilinear_zeros
 
 SAMPLERS = ('auto', 'dcn', 'mmcv', 'pytorch', 'grid_sample')
 # What 'auto' takes, per device type and whether mmcv's compiled ops run
@@ -76,12 +77,13 @@ AUTO_SAMPLER = {
 
 
 @functools.lru_cache(maxsize=None)
-def _mmcv_ops():
+def _mmcv_deform_conv():
     """mmcv's ``modulated_deform_conv2d`` (as the custom operator of
-    :mod:`.mmcv_ops`, which ``torch.compile`` traces) or None when the
+    :mod:`.custom_ops`, which ``torch.compile`` traces) or None when the
     compiled ops are missing (mmcv-lite, or a build that failed)."""
-    from . import mmcv_ops
-    return mmcv_ops.modulated_deform_conv2d if mmcv_ops.available() else None
+    from . import custom_ops
+    return custom_ops.modulated_deform_conv2d if custom_ops.available(
+    ) else None
 
 
 @functools.lru_cache(maxsize=None)
@@ -91,7 +93,7 @@ def _mmcv_has_cuda():
     implementation). ``mmcv.ops.get_compiling_cuda_version`` is not asked:
     in an mmcv 2.1.0 built with CUDA 13 and C++20 against torch 2.11 it
     crashed the interpreter, while the ops themselves ran."""
-    ops = _mmcv_ops()
+    ops = _mmcv_deform_conv()
     if ops is None or not torch.cuda.is_available():
         return False
     try:
@@ -106,7 +108,7 @@ def _mmcv_has_cuda():
 def mmcv_available(device: Union[str, torch.device] = 'cpu') -> bool:
     """Whether mmcv's compiled modulated deformable conv runs on ``device``.
     """
-    if _mmcv_ops() is None:
+    if _mmcv_deform_conv() is None:
         return False
     device = torch.device(device)
     if device.type == 'cpu':
@@ -257,12 +259,10 @@ def deform_unfold_grid_sample(input: torch.Tensor,
     y, x = _sample_positions(offset, out_h, out_w, kernel_size, stride,
                              padding, dilation, compute)
     grid = torch.stack(((2 * x + 1) / w - 1, (2 * y + 1) / h - 1), dim=-1)
-    out = F.grid_sample(
-        input.to(compute),
-        grid.view(n, num_points * out_h, out_w, 2),
-        mode='bilinear',
-        padding_mode='zeros',
-        align_corners=False)
+    # F.grid_sample as an opaque operator (see custom_ops: inductor's own
+    # decomposition of it corrupted memory on the CPU)
+    out = grid_sample_bilinear_zeros(
+        input.to(compute), grid.view(n, num_points * out_h, out_w, 2))
     # (N, C, K * Ho, Wo) -> (N, C * K, Ho * Wo): channel-major
     return out.reshape(n, c * num_points, out_h * out_w).to(dtype)
 
@@ -332,7 +332,7 @@ def deform_unfold_mmcv(input: torch.Tensor,
     Returns:
         Tensor: ``(N, C * kh * kw, Ho * Wo)``.
     """
-    ops = _mmcv_ops()
+    ops = _mmcv_deform_conv()
     if ops is None:
         raise RuntimeError('mmcv.ops.modulated_deform_conv2d is not '
                            'available (mmcv was installed without its '
@@ -378,7 +378,7 @@ def check_sampler(sampler: str) -> str:
     if sampler not in SAMPLERS:
         raise ValueError(f'Unknown deform_unfold sampler {sampler!r}; '
                          f'choose one of {SAMPLERS}')
-    if sampler in ('mmcv', 'dcn') and _mmcv_ops() is None:
+    if sampler in ('mmcv', 'dcn') and _mmcv_deform_conv() is None:
         raise RuntimeError(f'sampler={sampler!r} needs mmcv with compiled '
                            'ops (mmcv.ops.modulated_deform_conv2d)')
     return sampler
@@ -439,7 +439,7 @@ def deform_aggregate(value: torch.Tensor,
     Returns:
         Tensor: ``(B, C_out, H, W)``.
     """
-    ops = _mmcv_ops()
+    ops = _mmcv_deform_conv()
     if ops is None:
         raise RuntimeError("sampler='dcn' needs mmcv with compiled ops "
                            '(mmcv.ops.modulated_deform_conv2d)')

@@ -1,4 +1,5 @@
-"""mmcv's modulated deformable convolution as a PyTorch custom operator.
+"""PyTorch custom operators that ``torch.compile`` keeps whole: mmcv's
+modulated deformable convolution and ``F.grid_sample``.
 
 ``mmcv.ops.modulated_deform_conv2d`` is an autograd ``Function`` around
 pybind11 calls that ``torch.compile`` cannot trace: every call breaks the
@@ -59,6 +60,11 @@ def _kw(weight, stride, padding, dilation, groups, deform_groups, with_bias):
 def _forward(input: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
              bias: Optional[Tensor], stride: List[int], padding: List[int],
              dilation: List[int], groups: int, deform_groups: int) -> Tensor:
+    # mmcv's kernels index raw memory: contiguous tensors only (a compiled
+    # graph may hand over other strides than eager would)
+    input, offset, mask, weight = (
+        t.contiguous() for t in (input, offset, mask, weight))
+    bias = None if bias is None else bias.contiguous()
     output = input.new_empty(
         _out_size(input, weight, stride, padding, dilation))
     with_bias = bias is not None
@@ -82,9 +88,14 @@ def _backward(grad_output: Tensor, input: Tensor, offset: Tensor, mask: Tensor,
               weight: Tensor, bias: Optional[Tensor], stride: List[int],
               padding: List[int], dilation: List[int], groups: int,
               deform_groups: int) -> List[Tensor]:
+    input, offset, mask, weight = (
+        t.contiguous() for t in (input, offset, mask, weight))
     with_bias = bias is not None
-    bias = bias if with_bias else input.new_empty(0)
-    grads = [torch.zeros_like(t) for t in (input, weight, bias, offset, mask)]
+    bias = bias.contiguous() if with_bias else input.new_empty(0)
+    grads = [
+        torch.zeros(t.shape, dtype=t.dtype, device=t.device)
+        for t in (input, weight, bias, offset, mask)
+    ]
     _ext().modulated_deform_conv_backward(
         input, weight, bias, input.new_empty(0), offset, mask,
         input.new_empty(0), *grads, grad_output.contiguous(),
@@ -97,7 +108,9 @@ def _backward(grad_output: Tensor, input: Tensor, offset: Tensor, mask: Tensor,
 def _(grad_output, input, offset, mask, weight, bias, stride, padding,
       dilation, groups, deform_groups):
     bias = bias if bias is not None else input.new_empty(0)
-    return [torch.empty_like(t) for t in (input, weight, bias, offset, mask)]
+    return [
+        input.new_empty(t.shape) for t in (input, weight, bias, offset, mask)
+    ]
 
 
 def _setup_context(ctx, inputs, output):
@@ -142,3 +155,58 @@ def modulated_deform_conv2d(input: Tensor,
 def available() -> bool:
     """Whether mmcv's compiled extension is there."""
     return _ext() is not None
+
+
+# ---------------------------------------------------------------------------
+# F.grid_sample (bilinear, zeros padding, align_corners=False) as an opaque
+# custom operator. Inductor otherwise replaces it by its own decomposition,
+# whose generated CPU code corrupted the heap in DGMN2 (torch 2.14: aborts
+# such as "malloc(): unaligned tcache chunk detected" or "double free or
+# corruption" a few iterations in, at batch 2 and 16); ATen's kernels run
+# instead, in eager mode and in compiled graphs alike.
+# ---------------------------------------------------------------------------
+@torch.library.custom_op(
+    'mogazoo::grid_sample_bilinear_zeros', mutates_args=())
+def _grid_sample(input: Tensor, grid: Tensor) -> Tensor:
+    return torch.ops.aten.grid_sampler_2d(input, grid, 0, 0, False)
+
+
+@_grid_sample.register_fake
+def _(input, grid):
+    return input.new_empty(
+        (input.shape[0], input.shape[1], grid.shape[1], grid.shape[2]))
+
+
+@torch.library.custom_op(
+    'mogazoo::grid_sample_bilinear_zeros_backward', mutates_args=())
+def _grid_sample_backward(grad_output: Tensor, input: Tensor,
+                          grid: Tensor) -> List[Tensor]:
+    grad_input, grad_grid = torch.ops.aten.grid_sampler_2d_backward(
+        grad_output.contiguous(), input, grid, 0, 0, False, [True, True])
+    return [grad_input, grad_grid]
+
+
+@_grid_sample_backward.register_fake
+def _(grad_output, input, grid):
+    return [input.new_empty(input.shape), grid.new_empty(grid.shape)]
+
+
+def _gs_setup_context(ctx, inputs, output):
+    ctx.save_for_backward(*inputs)
+
+
+def _gs_grad(ctx, grad_output):
+    input, grid = ctx.saved_tensors
+    grad_input, grad_grid = _grid_sample_backward(grad_output, input, grid)
+    return grad_input, grad_grid
+
+
+_grid_sample.register_autograd(_gs_grad, setup_context=_gs_setup_context)
+
+
+def grid_sample_bilinear_zeros(input: Tensor, grid: Tensor) -> Tensor:
+    """``F.grid_sample(input, grid, 'bilinear', 'zeros',
+    align_corners=False)`` (4-D, same values and gradients: ATen's kernels)
+    as a custom operator that ``torch.compile`` keeps whole instead of
+    decomposing it."""
+    return _grid_sample(input, grid)
