@@ -62,9 +62,10 @@ def runs(tmp_path):
 def line_points(fig):
     """``{subplot title: {line label: (x, y)}}`` of the drawn lines."""
     return {
-        ax.get_title():
-        {ln.get_label(): (ln.get_xdata(), ln.get_ydata())
-         for ln in ax.get_lines()}
+        ax.get_title(): {
+            ln.get_label(): (ln.get_xdata(), ln.get_ydata())
+            for ln in ax.get_lines()
+        }
         for ax in fig.axes
     }
 
@@ -89,6 +90,7 @@ def test_plot_curves_library(runs, tmp_path):
     assert len(loss['a']['step']) == 7 and len(loss['b']['step']) == 5
     assert loss['a']['value'] == pytest.approx(a_loss)
     assert loss['b']['step'] == [1, 2, 3, 4, 5]
+    assert loss['b']['value'] == pytest.approx(b_loss)
     assert acc['a']['step'] == [1, 2] and acc['b']['step'] == [1, 2]
     assert acc['a']['value'] == a_acc and acc['b']['value'] == b_acc
     assert loss['a']['train'] and not acc['a']['train']
@@ -139,12 +141,11 @@ def test_plot_curves_cli(runs, tmp_path, capsys):
     assert 'loss: points per run: A 7, B 5' in printed
     assert 'accuracy/top1: points per run: A 2, B 2' in printed
     drawn = line_points(data['figure'])
-    assert {k: {r: len(x) for r, (x, _) in v.items()}
-            for k, v in drawn.items()} == {
-                'loss': dict(A=7, B=5),
-                'accuracy/top1': dict(A=2, B=2),
-                'lr': dict(A=7, B=5)
-            }
+    expected = {'loss': (7, 5), 'accuracy/top1': (2, 2), 'lr': (7, 5)}
+    assert list(drawn) == list(expected)
+    for key, (n_a, n_b) in expected.items():
+        assert len(drawn[key]['A'][0]) == n_a
+        assert len(drawn[key]['B'][0]) == n_b
     with Image.open(out) as img:
         assert img.size == (8 * 40, 3 * 40 * 3)  # default 8 x 3 in/key
 

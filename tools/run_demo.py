@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+from mogazoo.visualization import plot_curves
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
 
@@ -61,6 +63,12 @@ def main(argv=None):
     print(f'[demo] MogaNet-XT on digits ({args.data}/val): '
           f'top-1 {metrics["accuracy/top1"]:.2f} %, '
           f'top-5 {metrics["accuracy/top5"]:.2f} %')
+    curves = osp.join(args.work_dir, 'curves.png')
+    plot_curves([osp.join(ROOT, args.work_dir)], ['loss', 'accuracy/top1'],
+                out=osp.join(ROOT, curves),
+                labels=['MogaNet-XT digits'])
+    print(f'[demo] learning curves: {curves} '
+          '(tools/analysis_tools/plot_curves.py)')
     print(f'[demo] time: prepare {t_prep:.0f} s, train {t_train:.0f} s, '
           f'test {t_test:.0f} s, total {t_prep + t_train + t_test:.0f} s')
 

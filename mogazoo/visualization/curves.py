@@ -239,7 +239,8 @@ def collect_curves(runs: Sequence[dict], keys: Sequence[str]) -> Dict:
             if points is not None:
                 per_run[run['label']] = points
         if not per_run:
-            known = sorted({k for r in runs for k in scalar_keys(r['records'])})
+            known = sorted(set().union(*(scalar_keys(r['records'])
+                                         for r in runs)))
             raise ValueError(f'Key {key!r} is in no run '
                              f'({", ".join(r["scalars"] for r in runs)}); '
                              f'the keys logged are: {", ".join(known)}')

@@ -54,8 +54,7 @@ def main(argv=None):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
             data = plot_curves(args.work_dirs, args.keys, args.out,
-                               args.labels, args.figsize, args.dpi,
-                               args.title)
+                               args.labels, args.figsize, args.dpi, args.title)
     except (FileNotFoundError, ValueError, OSError) as exc:
         sys.exit(f'plot_curves.py: error: {exc}')
     for w in caught:
