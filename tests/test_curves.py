@@ -183,3 +183,35 @@ def test_key_in_one_run_only_and_broken_line(runs, tmp_path):
     assert any("'accuracy/top1' is not in run b" in m for m in messages)
     assert len(data['curves']['loss']['b']['step']) == 5
     assert set(data['curves']['accuracy/top1']) == {'a'}
+
+
+def test_tensorboard_recipe_of_a_child_config(root, digits_subset, tmp_path):
+    """The README's TensorBoard recipe works in a child config: the run
+    writes TensorBoard event files next to scalars.json, and the curves of
+    that run plot. A top-level vis_backends in the child (the old hint)
+    does not reach the visualizer."""
+    from mogazoo.utils import load_config
+    from runner_utils import tiny_cfg, train
+    base = f'{root}/configs/moganet/moganet-xtiny_1xb64_digits.py'
+    good, bad = tmp_path / 'tb.py', tmp_path / 'old_hint.py'
+    good.write_text(
+        f'_base_ = [{base!r}]\n'
+        "visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), "
+        "dict(type='TensorboardVisBackend')])\n")
+    bad.write_text(f'_base_ = [{base!r}]\n'
+                   "vis_backends = [dict(type='LocalVisBackend'), "
+                   "dict(type='TensorboardVisBackend')]\n")
+    types = [b['type'] for b in load_config(str(bad)).visualizer.vis_backends]
+    assert types == ['LocalVisBackend']
+    cfg = tiny_cfg(
+        str(good), digits_subset, tmp_path / 'work', samples=(32, 16))
+    assert [b['type'] for b in cfg.visualizer.vis_backends
+            ] == ['LocalVisBackend', 'TensorboardVisBackend']
+    train(cfg)
+    scalars = find_scalars(str(tmp_path / 'work'))
+    vis_data = osp.dirname(scalars)
+    assert any(
+        f.startswith('events.out.tfevents') for f in os.listdir(vis_data))
+    res = plot_curves([str(tmp_path / 'work')], ['loss'])
+    [line] = res['curves']['loss'].values()
+    assert len(line['step']) == 2  # 32 images / batch 16, logged each step

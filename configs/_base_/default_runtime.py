@@ -35,9 +35,12 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 
-# TensorBoard is one line away:
-# vis_backends = [dict(type='LocalVisBackend'),
-#                 dict(type='TensorboardVisBackend')]
+# TensorBoard: in a child config set the visualizer itself (a new top-level
+# vis_backends would not reach it: the base's visualizer was built with this
+# file's list), e.g.
+#   visualizer = dict(vis_backends=[dict(type='LocalVisBackend'),
+#                                   dict(type='TensorboardVisBackend')])
+# (tested in tests/test_curves.py).
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
 
