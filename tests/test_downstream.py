@@ -166,3 +166,26 @@ def test_build_forward_backward(path):
     loss.backward()
     grads = [p.grad for p in model.backbone.parameters() if p.requires_grad]
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize('config', [
+    'configs/moganet/det/retinanet_moganet-xtiny_fpn_digit-scenes.py',
+    'configs/moganet/seg/fpn_moganet-xtiny_digit-scenes.py'
+])
+def test_det_seg_runs_log_throughput(root, config):
+    """mmdet/mmseg runtimes have no ThroughputHook; build_runner adds one
+    (once), and it builds in the config's registry scope."""
+    from mmengine.registry import HOOKS, DefaultScope
+
+    from mogazoo.engine.runner import add_throughput_hook
+    from mogazoo.utils import load_config
+    cfg = load_config(f'{root}/{config}')
+    before = [h['type'] for h in cfg.get('custom_hooks') or []]
+    assert 'ThroughputHook' not in before
+    add_throughput_hook(cfg)
+    add_throughput_hook(cfg)
+    types = [h['type'] for h in cfg.custom_hooks]
+    assert types == before + ['ThroughputHook']
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        hook = HOOKS.build(cfg.custom_hooks[-1])
+    assert type(hook).__name__ == 'ThroughputHook'

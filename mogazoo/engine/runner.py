@@ -116,6 +116,18 @@ def add_safety_hooks(cfg):
     }
 
 
+def add_throughput_hook(cfg):
+    """Give ``cfg`` a ``ThroughputHook`` (images/s and peak memory logged
+    with the loss) unless it has one: mogazoo's runtimes have it, mmdet's
+    and mmseg's (which det/seg configs inherit) do not."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(
+            str(h.get('type', '')).split('.')[-1] == 'ThroughputHook'
+            for h in hooks if isinstance(h, dict)):
+        hooks.append(dict(type='ThroughputHook'))
+    cfg.custom_hooks = hooks
+
+
 def compile_model(model, compile_cfg=True):
     """``torch.compile`` the backbone of ``model`` (a classifier, detector
     or segmentor, possibly wrapped for distributed training; the whole
@@ -138,13 +150,15 @@ def compile_model(model, compile_cfg=True):
 def build_runner(cfg):
     """Build the runner the config asks for (``runner_type``) or mmengine's
     default ``Runner``, checking a checkpoint to load first and adding the
-    safety hooks (:func:`add_safety_hooks`). Single-process CPU runs get
+    safety hooks (:func:`add_safety_hooks`) and a ``ThroughputHook``
+    (:func:`add_throughput_hook`). Single-process CPU runs get
     plain BatchNorm in place of SyncBN. With ``cfg.compile`` (``--compile``,
     True or ``torch.compile`` keyword arguments) the model is compiled by
     :func:`compile_model` for training and evaluation alike."""
     if cfg.get('load_from'):
         check_checkpoint(cfg.load_from)
     add_safety_hooks(cfg)
+    add_throughput_hook(cfg)
     # mmengine's compile option compiles the whole train step, optimizer
     # step included, which dynamo fails on with mmengine's optimizer
     # wrappers; mogazoo compiles the model's compute instead (below)
