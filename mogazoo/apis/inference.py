@@ -200,6 +200,32 @@ def _test_pipeline(cfg, from_array: bool):
         return Compose(pipeline)
 
 
+def test_pipeline_data(model, image):
+    """``image`` (a file path or an ``H x W x 3`` BGR uint8 array) through
+    the test pipeline of ``model.cfg``: the packed sample the data
+    preprocessor takes.
+
+    Raises:
+        FileNotFoundError: A missing image file.
+        ValueError: An array that is not ``H x W x 3``.
+        TypeError: Anything else.
+    """
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError('image array must be H x W x 3 (BGR), got shape '
+                             f'{image.shape}')
+        data = dict(
+            img=image, img_shape=image.shape[:2], ori_shape=image.shape[:2])
+    elif isinstance(image, str):
+        if not osp.isfile(image):
+            raise FileNotFoundError(f'Image not found: {image}')
+        data = dict(img_path=image)
+    else:
+        raise TypeError('image must be a file path or an H x W x 3 array, '
+                        f'got {type(image).__name__}')
+    return _test_pipeline(model.cfg, isinstance(image, np.ndarray))(data)
+
+
 def inference_model(model: torch.nn.Module,
                     image: Union[str, np.ndarray],
                     topk: int = 5) -> List[dict]:
@@ -223,20 +249,7 @@ def inference_model(model: torch.nn.Module,
         raise ValueError('model has no .cfg: build it with mogazoo.get_model')
     if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
         raise ValueError(f'topk must be a positive int, got {topk!r}')
-    if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError('image array must be H x W x 3 (BGR), got shape '
-                             f'{image.shape}')
-        data = dict(
-            img=image, img_shape=image.shape[:2], ori_shape=image.shape[:2])
-    elif isinstance(image, str):
-        if not osp.isfile(image):
-            raise FileNotFoundError(f'Image not found: {image}')
-        data = dict(img_path=image)
-    else:
-        raise TypeError('image must be a file path or an H x W x 3 array, '
-                        f'got {type(image).__name__}')
-    data = _test_pipeline(model.cfg, isinstance(image, np.ndarray))(data)
+    data = test_pipeline_data(model, image)
     with torch.no_grad():
         [sample] = model.test_step(pseudo_collate([data]))
     scores = sample.pred_score.float().cpu()

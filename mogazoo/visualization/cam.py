@@ -303,23 +303,10 @@ def preprocess(model: nn.Module, image: Union[str, np.ndarray]):
     """
     from mmengine.dataset import pseudo_collate
 
-    from mogazoo.apis.inference import _test_pipeline
+    from mogazoo.apis.inference import test_pipeline_data
     if not hasattr(model, 'cfg'):
         raise ValueError('model has no .cfg: build it with mogazoo.get_model')
-    if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError('image array must be H x W x 3 (BGR), got shape '
-                             f'{image.shape}')
-        data = dict(
-            img=image, img_shape=image.shape[:2], ori_shape=image.shape[:2])
-    elif isinstance(image, str):
-        if not osp.isfile(image):
-            raise FileNotFoundError(f'Image not found: {image}')
-        data = dict(img_path=image)
-    else:
-        raise TypeError('image must be a file path or an H x W x 3 array, '
-                        f'got {type(image).__name__}')
-    data = _test_pipeline(model.cfg, isinstance(image, np.ndarray))(data)
+    data = test_pipeline_data(model, image)
     shown = data['inputs']
     batch = model.data_preprocessor(pseudo_collate([data]), False)
     inputs = batch['inputs']
