@@ -9,7 +9,7 @@ from PIL import Image
 
 import mogazoo
 from mogazoo.visualization import compute_cam, default_target_layers
-from runner_utils import load_tool, tiny_cfg, tool_exit, train
+from runner_utils import load_tool, tool_exit
 
 pytest.importorskip('pytorch_grad_cam')
 
@@ -26,22 +26,6 @@ PIPELINE_64 = [
 ]
 CORNERS = [(0, 0), (0, CANVAS - DIGIT), (CANVAS - DIGIT, 0),
            (CANVAS - DIGIT, CANVAS - DIGIT)]
-
-
-@pytest.fixture(scope='module')
-def digits_checkpoint(digits_subset, tmp_path_factory):
-    """MogaNet-XT trained 6 epochs (60 iterations, ~15 s on one thread) on
-    the 300 training digits: about 90 % accurate."""
-    work_dir = tmp_path_factory.mktemp('cam_train')
-    cfg = tiny_cfg(
-        CONFIG,
-        digits_subset,
-        work_dir,
-        epochs=6,
-        batch_size=32,
-        samples=(300, 16))
-    train(cfg)
-    return str(work_dir / 'epoch_6.pth')
 
 
 def canvas(digit_png, corner, path):

@@ -1,6 +1,5 @@
 """tools/analysis_tools/erf.py and mogazoo.visualization.erf: the effective
 receptive field, checked on its content."""
-import glob
 import os.path as osp
 
 import numpy as np
@@ -8,7 +7,7 @@ import pytest
 
 from mogazoo.visualization.erf import (erf_scores, high_contribution_ratios,
                                        save_erf)
-from runner_utils import load_tool, tiny_cfg, tool_exit, train
+from runner_utils import load_tool, tool_exit
 
 TOOL = 'tools/analysis_tools/erf.py'
 CONFIG = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
@@ -27,23 +26,10 @@ def test_area_ratios_of_known_maps():
     assert erf_scores(flat).max() == 1
 
 
-@pytest.fixture(scope='module')
-def trained(root, digits_subset, tmp_path_factory):
-    work = tmp_path_factory.mktemp('erf_train')
-    cfg = tiny_cfg(
-        f'{root}/{CONFIG}',
-        digits_subset,
-        work,
-        epochs=4,
-        batch_size=30,
-        samples=(300, 20))
-    train(cfg)
-    return glob.glob(str(work / 'epoch_4.pth'))[0]
-
-
 def test_erf_at_init_differs_from_the_trained_model(root, digits_subset,
-                                                    trained, tmp_path,
-                                                    monkeypatch, capsys):
+                                                    digits_checkpoint,
+                                                    tmp_path, monkeypatch,
+                                                    capsys):
     monkeypatch.chdir(root)
     images = osp.join(digits_subset, 'val')
     init = load_tool(TOOL).main([
@@ -51,7 +37,8 @@ def test_erf_at_init_differs_from_the_trained_model(root, digits_subset,
         str(tmp_path / 'init.png'), *AT_64
     ])
     done = load_tool(TOOL).main([
-        CONFIG, trained, '--images', images, '--num-images', '8', '--out',
+        CONFIG, digits_checkpoint, '--images', images, '--num-images', '8',
+        '--out',
         str(tmp_path / 'trained.png'), '--save-npy',
         str(tmp_path / 'erf.npy'), *AT_64
     ])

@@ -44,6 +44,25 @@ pip_q() {
 PIP=(pip_q)
 step_end
 
+# ---------------------------------------------------------------- headless Chromium
+# For the web demo's browser test (tests/test_web_demo.py): Debian's chromium and
+# chromium-driver, installed with apt-get where this runs as root; elsewhere the test
+# skips and says why. MOGAZOO_NO_APT=1 skips this step.
+if [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]]; then
+  :
+elif [[ "${MOGAZOO_NO_APT:-0}" != 1 && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+  step_start "headless Chromium (apt-get install chromium chromium-driver)"
+  if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+       chromium chromium-driver; } >"$VENV/.apt.log" 2>&1; then
+    step_end
+  else
+    echo "[setup] warning: chromium not installed (see $VENV/.apt.log): the browser test skips"
+  fi
+else
+  echo "[setup] note: no /usr/bin/chromium + /usr/bin/chromedriver and no root apt-get:" \
+    "the web demo's browser test skips (apt-get install chromium chromium-driver)"
+fi
+
 # A stamp of every input that decides what gets installed: a second run with nothing
 # changed only verifies the imports and returns in seconds.
 stamp_inputs() {

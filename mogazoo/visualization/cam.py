@@ -109,7 +109,7 @@ def _is_index(value) -> bool:
         value >= 0
 
 
-def default_target_layers(model: nn.Module) -> List[str]:
+def default_target_layers(model: nn.Module, stage: int = -1) -> List[str]:
     """The default CAM layer of a classifier: the last stage of its
     backbone, or the last block of that stage when the stage is an
     ``nn.ModuleList`` the backbone iterates (DGMN2).
@@ -117,6 +117,7 @@ def default_target_layers(model: nn.Module) -> List[str]:
     Args:
         model (nn.Module): A classifier with a ``backbone`` that has
             ``stages`` (every mogazoo backbone).
+        stage (int): The stage (Python index). Defaults to -1, the last.
 
     Returns:
         list[str]: One dotted module name, e.g. ``['backbone.stages.3']``.
@@ -130,14 +131,54 @@ def default_target_layers(model: nn.Module) -> List[str]:
             len(stages) == 0:
         raise ValueError(f'{type(model).__name__} has no backbone.stages: '
                          'give the target layers by name')
-    last = len(stages) - 1
-    name, stage = f'backbone.stages.{last}', stages[last]
+    if not -len(stages) <= stage < len(stages):
+        raise ValueError(f'stage {stage} is out of range: the backbone has '
+                         f'{len(stages)} stages')
+    index = stage % len(stages)
+    name, stage = f'backbone.stages.{index}', stages[index]
     while isinstance(stage, nn.ModuleList):  # iterated, never called
         if len(stage) == 0:
             raise ValueError(f'{name} is empty: give the target layers by '
                              'name')
         name, stage = f'{name}.{len(stage) - 1}', stage[len(stage) - 1]
     return [name]
+
+
+def informative_target_layers(model: nn.Module,
+                              image: Union[str, np.ndarray]) -> List[str]:
+    """The deepest stage (as :func:`default_target_layers` names it) whose
+    map for ``image`` at the model's input size has more than one cell.
+
+    The last stage of a stride-32 backbone is 1x1 at a 32x32 input (the
+    digits demo), where any CAM is flat; there the stride-16 stage is the
+    deepest map that can localise. One forward pass measures the sizes.
+
+    Args:
+        model (nn.Module): A classifier from :func:`mogazoo.get_model`.
+        image (str | np.ndarray): An image file or ``H x W x 3`` BGR array.
+
+    Returns:
+        list[str]: One dotted module name.
+    """
+    num_stages = len(model.backbone.stages)
+    names = [default_target_layers(model, i)[0] for i in range(num_stages)]
+    inputs, _ = preprocess(model, image)
+    shared = dict(batch=1, input_hw=tuple(inputs.shape[2:]), token_hw={})
+    taps = [_Tap(name, shared) for name in names]
+    handles = [
+        get_layer(model, name).register_forward_hook(_tap_hook(tap))
+        for name, tap in zip(names, taps)
+    ]
+    try:
+        with torch.no_grad():
+            _Scores(model)(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    for tap in reversed(taps):
+        if tap.size is not None and tap.size[0] * tap.size[1] > 1:
+            return [tap.name]
+    return [names[-1]]
 
 
 def get_layer(model: nn.Module, name: str) -> nn.Module:
