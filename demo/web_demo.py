@@ -79,7 +79,7 @@ def resolve(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    from mogazoo.apis.web_demo import build_web_demo
+    from mogazoo.apis.web_demo import CSS, build_web_demo
     from mogazoo.visualization import METHODS
     cam_method = None if args.cam_method == 'none' else args.cam_method
     if cam_method is not None and cam_method not in METHODS:
@@ -108,6 +108,7 @@ def main(argv=None):
         share=False,
         show_error=True,
         ssr_mode=False,
+        css=CSS,
         allowed_paths=[osp.dirname(osp.abspath(e)) for e in examples])
 
 

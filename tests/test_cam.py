@@ -115,14 +115,23 @@ def test_cli_several_images_to_folder(digits_checkpoint, digits_subset,
     for path, png in zip(images, (png0, png1, png1)):
         canvas(png, CORNERS[0], path)
     out = tmp_path / 'cams'
-    with pytest.warns(UserWarning, match=r'1x1 map .* the CAM is flat'):
-        results = load_tool(TOOL).main(images + [
-            CONFIG, digits_checkpoint, '--method', 'layercam', '--out',
-            str(out)
-        ])
+    # the config's 32x32: the last stage is 1x1, the default is stage 2
+    results = load_tool(TOOL).main(
+        images +
+        [CONFIG, digits_checkpoint, '--method', 'layercam', '--out',
+         str(out)])
     assert sorted(p.name for p in out.iterdir()) == \
         ['x_0.png', 'x_1.png', 'y.png']
     assert [r.method for r in results] == ['layercam'] * 3
+    assert results[0].target_layers == ['backbone.stages.2']
+    assert results[0].feature_sizes == [(2, 2)]
+    assert results[0].cam.std() > 0
+    with pytest.warns(UserWarning, match=r'1x1 map .* the CAM is flat'):
+        load_tool(TOOL).main(images[:1] + [
+            CONFIG, digits_checkpoint, '--target-layers', 'backbone.stages.3',
+            '--out',
+            str(tmp_path / 'flat.png')
+        ])
     with Image.open(out / 'y.png') as img:  # the config's 32x32 input
         assert img.size == (32, 32)
     msg = tool_exit(TOOL, *images[:2], CONFIG, digits_checkpoint, '--out',

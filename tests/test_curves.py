@@ -215,3 +215,34 @@ def test_tensorboard_recipe_of_a_child_config(root, digits_subset, tmp_path):
     res = plot_curves([str(tmp_path / 'work')], ['loss'])
     [line] = res['curves']['loss'].values()
     assert len(line['step']) == 2  # 32 images / batch 16, logged each step
+
+
+def test_profiler_recipe_of_a_child_config(root, digits_subset, tmp_path,
+                                           capsys):
+    """The README's profiler recipe: mmengine's ProfilerHook in a child
+    config profiles the first iterations, prints the table of the costliest
+    operators and writes a Chrome trace of real operator events."""
+    import json
+
+    from runner_utils import tiny_cfg, train
+    base = f'{root}/configs/moganet/moganet-xtiny_1xb64_digits.py'
+    trace = tmp_path / 'trace.json'
+    child = tmp_path / 'profile.py'
+    child.write_text(
+        f'_base_ = [{base!r}]\n'
+        "custom_hooks = [dict(type='ThroughputHook'), dict(\n"
+        "    type='ProfilerHook', by_epoch=False, profile_times=2,\n"
+        "    on_trace_ready=dict(type='log_trace', "
+        "sort_by='self_cpu_time_total', row_limit=10),\n"
+        f'    json_trace_path={str(trace)!r})]\n')
+    cfg = tiny_cfg(str(child), digits_subset, tmp_path / 'work')
+    _, _, log = train(cfg)
+    table = capsys.readouterr().out
+    assert 'Self CPU time total' in table and 'aten::' in table
+    with open(trace) as f:
+        events = json.load(f)['traceEvents']
+    names = {e.get('name', '') for e in events}
+    # forward and backward convolutions of the two profiled iterations
+    assert {'aten::conv2d', 'aten::convolution_backward'} <= names
+    # the throughput hook is kept next to the profiler
+    assert 'images_per_sec' in log

@@ -168,9 +168,12 @@ def test_upload_in_a_real_browser(chrome, digits_checkpoint, digits_subset,
         upload = wait.until(lambda d: d.find_elements(
             By.CSS_SELECTOR, '#input-image input[type=file]'))[0]
         upload.send_keys(osp.abspath(image))
-        # the upload is in the page before Predict reads it
-        wait.until(
-            lambda d: d.find_elements(By.CSS_SELECTOR, '#input-image img'))
+        # the upload is in the page before Predict reads it, and the 8x8
+        # digit fills the image box (the demo's CSS)
+        shown = wait.until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, '#input-image img'))[0]
+        assert chrome.execute_script(
+            'return arguments[0].getBoundingClientRect().height', shown) > 100
         chrome.find_element(By.CSS_SELECTOR, '#run').click()
 
         def summary(d):

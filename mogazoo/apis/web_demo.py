@@ -15,6 +15,13 @@ import numpy as np
 
 #: Classifier input size shown in the page (pixels, nearest neighbours).
 PANEL = 224
+#: Page style, for ``launch(css=CSS)``: small uploads (an 8x8 digit) fill
+#: the image box, drawn with sharp pixels.
+CSS = """
+#input-image img, #drawn img {
+  width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated;
+}
+"""
 
 
 def _gradio():
@@ -123,7 +130,8 @@ def build_web_demo(config: str,
         device (str): Defaults to 'cpu'.
 
     Returns:
-        gradio.Blocks: Call ``.launch(server_name='127.0.0.1', ...)``.
+        gradio.Blocks: Call ``.launch(server_name='127.0.0.1', css=CSS,
+        ...)``.
     """
     gr = _gradio()
     from mogazoo.apis.downstream import (downstream_task,

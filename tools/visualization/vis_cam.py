@@ -20,10 +20,12 @@ existing folder gets ``<image stem>.png``). With several, a folder (default
 ``<image stem>_<i>.png`` (``i``: the image's position among the IMAGEs,
 from 0) for a stem that two images share.
 
-``--target-layers`` are dotted module names such as ``backbone.stages.2``
-(default: the backbone's last stage, for DGMN2 its last block); several are
-averaged. ``--target-category`` is the class to explain (default: the
-predicted one).
+``--target-layers`` are dotted module names such as ``backbone.stages.2``;
+several are averaged. The default is the backbone's last stage (for DGMN2
+its last block), unless its map is 1x1 at the input size (the 32x32 digits:
+a flat CAM), then the deepest stage with a larger map.
+``--target-category`` is the class to explain (default: the predicted
+one).
 """
 import argparse
 import os
@@ -34,7 +36,8 @@ from collections import Counter
 from mmengine.config import DictAction
 
 import mogazoo
-from mogazoo.visualization import METHODS, compute_cams, save_cam
+from mogazoo.visualization import (METHODS, compute_cams,
+                                   informative_target_layers, save_cam)
 
 
 def parse_args(argv=None):
@@ -52,7 +55,8 @@ def parse_args(argv=None):
         '--target-layers',
         nargs='+',
         metavar='NAME',
-        help='dotted module names (default: the last stage of the backbone)')
+        help='dotted module names (default: the last stage of the backbone '
+        'whose map is larger than 1x1)')
     parser.add_argument(
         '--target-category',
         type=int,
@@ -112,11 +116,13 @@ def main(argv=None):
                 raise FileNotFoundError(f'Image not found: {image}')
         model = mogazoo.get_model(args.config, args.checkpoint, args.device,
                                   **(args.cfg_options or {}))
+        layers = args.target_layers or informative_target_layers(
+            model, args.images[0])
         results = compute_cams(
             model,
             args.images,
             method=args.method,
-            target_layers=args.target_layers,
+            target_layers=layers,
             target_category=args.target_category,
             aug_smooth=args.aug_smooth,
             eigen_smooth=args.eigen_smooth,
