@@ -77,11 +77,52 @@ def epochs(n):
     ]
 
 
+def iou(a, b):
+    """IoU of two ``[x1, y1, x2, y2]`` boxes."""
+    w = max(0., min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0., min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])
+    return w * h / (union - w * h)
+
+
 def test_detection_end_to_end(scenes, tmp_path):
     metrics = train_and_test(DET, str(tmp_path), data_options(scenes, True),
                              epochs(6))
     # measured here: bbox mAP 0.666, mAP@0.5 0.845
     assert metrics['coco/bbox_mAP_50'] > 0.6
+    # demo/downstream_demo.py with the trained detector on val scenes: its
+    # best box lies on a digit of the right class, and is drawn
+    import numpy as np
+    from PIL import Image
+
+    from runner_utils import load_tool
+    with open(scenes + 'annotations/instances_val.json') as f:
+        coco = json.load(f)
+    [ckpt] = glob.glob(osp.join(str(tmp_path), '*.pth'))
+    hits = 0
+    for info in coco['images'][:10]:
+        image = scenes + 'val/' + info['file_name']
+        gts = [(a['category_id'], [
+            a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
+            a['bbox'][1] + a['bbox'][3]
+        ]) for a in coco['annotations'] if a['image_id'] == info['id']]
+        result, picture = load_tool('demo/downstream_demo.py').main([
+            image, DET, ckpt, '--out',
+            str(tmp_path / 'demo.png'), '--score-thr', '0.3'
+        ])
+        inst = result.pred_instances
+        best = int(inst.scores.argmax())
+        box = inst.bboxes[best].tolist()
+        label = int(inst.labels[best])
+        names = [c['name'] for c in coco['categories']]
+        ids = [c['id'] for c in coco['categories']]
+        hits += any(
+            iou(box, gt) > 0.5 and names[ids.index(cat)] == str(label)
+            for cat, gt in gts)
+        rgb = np.asarray(Image.open(image).convert('RGB'))
+        if float(inst.scores[best]) >= 0.3:
+            assert (picture != rgb).any()
+    assert hits >= 7, hits
 
 
 def test_instance_segmentation_end_to_end(scenes, tmp_path):

@@ -66,6 +66,28 @@ def test_classifier_function(digits_checkpoint, digits_subset):
         ClassifierDemo(model)(None)
 
 
+def test_downstream_pages():
+    """A det / seg config: the page is built with the drawn prediction in
+    place of the classes, and the function draws at the image's size."""
+    import gradio as gr
+
+    from mogazoo.apis import init_downstream_model
+    from mogazoo.apis.web_demo import DownstreamDemo, build_web_demo
+    det = 'configs/moganet/det/retinanet_moganet-xtiny_fpn_digit-scenes.py'
+    seg = 'configs/moganet/seg/fpn_moganet-xtiny_digit-scenes.py'
+    rgb = np.random.default_rng(0).integers(0, 255, (64, 48, 3), np.uint8)
+    drawn, text = DownstreamDemo(init_downstream_model(seg))(rgb)
+    assert drawn.shape == rgb.shape and text.startswith('Classes found: ')
+    drawn, text = DownstreamDemo(init_downstream_model(det), 0.0)(rgb)
+    assert drawn.shape == rgb.shape and (drawn != rgb).any()
+    assert text.endswith('boxes with score >= 0.0')
+    page = build_web_demo(det)
+    assert isinstance(page, gr.Blocks)
+    ids = {getattr(b, 'elem_id', None) for b in page.blocks.values()}
+    assert {'drawn', 'input-image', 'summary'} <= ids
+    assert not {'top-classes', 'cam'} & ids
+
+
 def test_cli_errors(tmp_path, monkeypatch):
     tool = load_tool('demo/web_demo.py')
     monkeypatch.setattr(tool, 'DEMO_WORK_DIR', str(tmp_path))
