@@ -155,39 +155,66 @@ class DGMN2Attention(BaseModule):
         self.unfold = DeformUnfold(3, padding=1, sampler=sampler)
         self.pos_emb = RelativePositionLogits(feat_size, self.head_dims)
 
+    @staticmethod
+    def _channels_first(weight, bias, xt):
+        """``weight @ xt + bias``: a linear layer on tokens ``xt`` given as
+        ``(B, C, N)`` (a transposed view), out ``(B, rows, N)``, so that the
+        maps the samplers read need no permute copy."""
+        out = torch.matmul(weight, xt)
+        return out if bias is None else out + bias[:, None]
+
     def forward(self, x, hw_shape):
-        """``x``: tokens ``(B, H * W, C)``; returns the same shape."""
+        """``x``: tokens ``(B, H * W, C)``; returns the same shape.
+
+        The projections are computed channels-first, the keys and values of
+        a head sampled together (rows reordered per head), and the dot
+        products and the weighted sum over the 9 samples are products
+        summed over one axis of the sampled layout: no permute copies of
+        the 9x-sized samples (and a single fused loop under
+        ``torch.compile``). Equal to the token-major formulation up to
+        float rounding (tested against the official algorithm)."""
         b, n, c = x.shape
         h, w = hw_shape
-        heads, head_dims = self.num_heads, self.head_dims
+        heads, d = self.num_heads, self.head_dims
         dcn = resolve_sampler(self.unfold.sampler, x.device) == 'dcn'
-        qkv = self.qkv(x).reshape(b, n, 3, heads, head_dims)
-        q = qkv[:, :, 0].transpose(1, 2)  # (B, heads, N, d)
+        wq, wk, wv = self.qkv.weight.view(3, heads, d, c).unbind(0)
+        bq = bk = bv = None
+        if self.qkv.bias is not None:
+            bq, bk, bv = self.qkv.bias.view(3, heads, d).unbind(0)
+        xt = x.transpose(1, 2)
+        q = self._channels_first(
+            wq.reshape(c, c), None if bq is None else bq.reshape(c), xt)
         # (dy, dx) per kernel point from each head's channels of the token
-        offset = self.conv_offset(x.reshape(b, n, heads, head_dims))
+        offset = self.conv_offset(x.reshape(b, n, heads, d))
         offset = offset.permute(0, 2, 3, 1).reshape(b * heads, NUM_SAMPLES * 2,
                                                     h, w)
-        # keys and values share the offsets: one unfold of both, or of the
-        # keys alone when the values go through the DCN below
-        kv = qkv[:, :, 1:2 if dcn else 3].permute(0, 3, 2, 4, 1)
-        kv = self.unfold(kv.reshape(b * heads, -1, h, w), offset)
-        kv = kv.view(b, heads, -1, head_dims, NUM_SAMPLES, n)
-        k = kv[:, :, 0]  # (B, heads, d, 9, N)
+        if dcn:  # keys sampled here; the values go through the DCN below
+            kv_w, kv_b = wk.reshape(c, c), None if bk is None else \
+                bk.reshape(c)
+        else:  # keys and values share the offsets: one unfold of both
+            kv_w = torch.stack((wk, wv), 1).reshape(2 * c, c)
+            kv_b = None if bk is None else torch.stack(
+                (bk, bv), 1).reshape(2 * c)
+        kv = self._channels_first(kv_w, kv_b, xt)
+        kv = self.unfold(kv.view(b * heads, -1, h, w), offset)
+        kv = kv.view(b * heads, -1, d, NUM_SAMPLES, n)
 
-        attn = torch.einsum('bhnd,bhdsn->bhns', q, k) * self.scale
-        pos = self.pos_emb(q.reshape(b * heads, h, w, head_dims))
-        attn = attn + pos.view(b, heads, n, NUM_SAMPLES)
-        attn = self.attn_drop(attn.softmax(dim=-1))
+        q = q.view(b * heads, d, 1, n)
+        attn = (q * kv[:, 0]).sum(1) * self.scale  # (B * heads, 9, N)
+        pos = self.pos_emb(q.view(b * heads, d, h, w).permute(0, 2, 3, 1))
+        attn = attn + pos.view(b * heads, n, NUM_SAMPLES).transpose(1, 2)
+        attn = self.attn_drop(attn.softmax(dim=1))
         if dcn:  # values, aggregation and projection: one DCNv2
+            v = self._channels_first(
+                wv.reshape(c, c), None if bv is None else bv.reshape(c), xt)
             out = deform_aggregate(
-                qkv[:, :, 2].reshape(b, h, w, c).permute(0, 3, 1, 2),
-                offset.view(b, heads, NUM_SAMPLES, 2, h, w),
-                attn.transpose(2, 3).reshape(b, heads, NUM_SAMPLES, h, w),
-                self.proj.weight, self.proj.bias)
+                v.view(b, c, h, w), offset.view(b, heads, NUM_SAMPLES, 2, h,
+                                                w),
+                attn.view(b, heads, NUM_SAMPLES, h, w), self.proj.weight,
+                self.proj.bias)
             return self.proj_drop(out.flatten(2).transpose(1, 2))
-        x = torch.einsum('bhns,bhdsn->bnhd', attn, kv[:, :,
-                                                      1]).reshape(b, n, c)
-        return self.proj_drop(self.proj(x))
+        out = (attn[:, None] * kv[:, 1]).sum(2)  # (B * heads, d, N)
+        return self.proj_drop(self.proj(out.view(b, c, n).transpose(1, 2)))
 
 
 class DGMN2FFN(BaseModule):
