@@ -69,6 +69,11 @@ def main(argv=None):
                 labels=['MogaNet-XT digits'])
     print(f'[demo] learning curves: {curves} '
           '(tools/analysis_tools/plot_curves.py)')
+    rel_py = osp.relpath(py, ROOT) if py.startswith(ROOT) else py
+    print(f'[demo] pictures: {rel_py} demo/image_demo.py IMAGE {CONFIG} '
+          f'--checkpoint {osp.relpath(ckpts[-1], ROOT)} --cam --out '
+          f'result.png; the web demo: {rel_py} demo/web_demo.py '
+          '(http://127.0.0.1:7860)')
     print(f'[demo] time: prepare {t_prep:.0f} s, train {t_train:.0f} s, '
           f'test {t_test:.0f} s, total {t_prep + t_train + t_test:.0f} s')
 
