@@ -75,14 +75,13 @@ class RelativePositionLogits(BaseModule):
 
     def _logits_1d(self, q, table):
         """``out[b, i, j, s] = q[b, i, j] . table[L - 1 - j + s]`` with
-        ``L = q.shape[2]`` (the official ``rel_to_abs`` picks exactly these
-        entries of ``q @ table.T``)."""
+        ``L = q.shape[2]``: the entries of ``q @ table.T`` that the official
+        ``rel_to_abs`` picks, computed alone (9 dot products per token, not
+        ``L + 8``) from the 9 table rows each column ``j`` reads."""
         length = q.shape[2]
         index = (length - 1 - torch.arange(length, device=q.device))[:, None] \
             + torch.arange(self.num_samples, device=q.device)
-        logits = torch.matmul(q, table.t())  # (b, I, L, L + S - 1)
-        return logits.gather(3,
-                             index.expand(*logits.shape[:3], self.num_samples))
+        return torch.einsum('bijd,jsd->bijs', q, table[index])
 
     def forward(self, q):
         """
@@ -202,7 +201,7 @@ class DGMN2Attention(BaseModule):
         q = q.view(b * heads, d, 1, n)
         attn = (q * kv[:, 0]).sum(1) * self.scale  # (B * heads, 9, N)
         pos = self.pos_emb(q.view(b * heads, d, h, w).permute(0, 2, 3, 1))
-        attn = attn + pos.view(b * heads, n, NUM_SAMPLES).transpose(1, 2)
+        attn = attn + pos.reshape(b * heads, n, NUM_SAMPLES).transpose(1, 2)
         attn = self.attn_drop(attn.softmax(dim=1))
         if dcn:  # values, aggregation and projection: one DCNv2
             v = self._channels_first(
