@@ -1,6 +1,7 @@
 """torch.compile: mmcv's deformable convolution as a traceable custom
 operator, no graph break in any backbone or DGMN2 sampling path, compiled
 forward and backward equal to eager, and --compile in the tools."""
+import copy
 import json
 import os
 import re
@@ -152,6 +153,16 @@ def test_no_graph_breaks(cfg):
     assert ex.graph_count == 1
 
 
+def forward_backward(model, x, params=None):
+    """Outputs and the parameter gradients of ``sum(mean(out ** 2))``."""
+    params = list((params or model).parameters())
+    for p in params:
+        p.grad = None
+    outs = model(x)
+    sum(o.square().mean() for o in outs).backward()
+    return [o.detach() for o in outs], [p.grad for p in params]
+
+
 @pytest.mark.parametrize('cfg', BACKBONES)
 def test_compiled_forward_backward_equal_eager(cfg):
     """fullgraph=True through AOTAutograd (the fake implementations and the
@@ -159,22 +170,47 @@ def test_compiled_forward_backward_equal_eager(cfg):
     compiled module equal eager ones."""
     torch.manual_seed(0)
     model = MODELS.build(dict(cfg, out_indices=(0, 1, 2, 3))).train()
-    compiled = torch.compile(model, backend='aot_eager', fullgraph=True)
     x = torch.randn(2, 3, 64, 64)
-    grads = []
-    for m in (model, compiled):
-        model.zero_grad(set_to_none=True)
-        outs = m(x)
-        sum(o.square().mean() for o in outs).backward()
-        grads.append([p.grad for p in model.parameters()])
-        if m is model:
-            ref = [o.detach() for o in outs]
+    ref, ref_grads = forward_backward(model, x)
+    compiled = torch.compile(model, backend='aot_eager', fullgraph=True)
+    outs, grads = forward_backward(compiled, x, model)
     for o, r in zip(outs, ref):
-        torch.testing.assert_close(o.detach(), r, rtol=1e-5, atol=1e-5)
-    for g, r in zip(*grads):
+        torch.testing.assert_close(o, r, rtol=1e-5, atol=1e-5)
+    for g, r in zip(grads, ref_grads):
         assert (g is None) == (r is None)
         if g is not None:
             torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('cfg', BACKBONES[:3])
+def test_inductor_forward_backward_equal_eager(cfg):
+    """The same with inductor's generated kernels (what ``--compile``
+    trains with), judged by float32's own error: against a float64 eager
+    reference, each output and parameter gradient of the compiled model is
+    off by at most 8x the float32 eager model's error, plus 1e-5 of the
+    tensor's scale and 1e-6 of the largest gradient (measured: up to 3.7x,
+    4.5x and 0.9x for MogaNet-XT, FasterViT-0 and DGMN2-T; near-zero
+    gradients of weights before a norm layer are all cancellation, so a
+    plain relative tolerance cannot judge them)."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(cfg, out_indices=(0, 1, 2, 3))).train()
+    x = torch.randn(2, 3, 64, 64)
+    exact = forward_backward(copy.deepcopy(model).double(), x.double())
+    eager = forward_backward(model, x)
+    compiled = forward_backward(torch.compile(model, fullgraph=True), x, model)
+    num_outs = len(exact[0])
+    names = [f'output {i}' for i in range(num_outs)] + \
+        [n for n, _ in model.named_parameters()]
+    exact, eager, compiled = (o + g for o, g in (exact, eager, compiled))
+    top = max(g.abs().max() for g in exact[num_outs:] if g is not None)
+    for name, e, f32, c in zip(names, exact, eager, compiled):
+        if e is None:
+            assert c is None, name
+            continue
+        err_c, err_32 = ((t.double() - e).abs().max() for t in (c, f32))
+        bound = 8 * err_32 + 1e-5 * e.abs().max() + 1e-6 * top
+        assert err_c <= bound, (name, err_c.item(), err_32.item())
 
 
 def test_compile_flag_sets_mmengine_option(root, digits_subset, tmp_path):
@@ -201,7 +237,6 @@ def test_compile_model_keeps_keys_and_copies_run_their_own_weights():
     """compile_model compiles the backbone in place (state dict keys
     unchanged); a deepcopy (as EMA hooks make) runs the copy's weights,
     not the original's."""
-    import copy
 
     from mogazoo.engine.runner import compile_model
     model = MODELS.build(
@@ -274,7 +309,12 @@ def test_compiled_training_equals_eager(backbone, channels, digits_subset,
         assert 0 <= metrics['accuracy/top1'] <= 100
     eager, compiled = (torch.tensor(runs[k]) for k in ('eager', 'compiled'))
     assert len(eager) == 20 and eager[-5:].mean() < eager[:5].mean()
-    # the first step equal within fp32 rounding; kernels that sum in
-    # another order drift apart a little over 20 steps at lr ~1e-3
+    # the first step equal within fp32 rounding, the next four (which
+    # depend on the compiled gradients) within 1e-3; kernels that sum in
+    # another order then drift apart: DGMN2's sampled offsets amplify it
+    # (2.4 % at step 17 seen once), so the rest agree within 5 %. The
+    # gradients themselves are compared directly in
+    # test_inductor_forward_backward_equal_eager.
     torch.testing.assert_close(compiled[:1], eager[:1], rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(compiled, eager, rtol=1e-2, atol=1e-3)
+    torch.testing.assert_close(compiled[:5], eager[:5], rtol=1e-3, atol=1e-4)
+    torch.testing.assert_close(compiled, eager, rtol=5e-2, atol=1e-3)

@@ -62,8 +62,8 @@ SAMPLERS = ('auto', 'dcn', 'mmcv', 'pytorch', 'grid_sample')
 # What 'auto' takes, per device type and whether mmcv's compiled ops run
 # there: the fastest path measured by ``tools/analysis_tools/benchmark.py
 # --compare`` (ratios from one run each, configs/dgmn2/README.md). DGMN2-T
-# on 2 CPU threads, batch 16: grid_sample is x1.6 'dcn', x2.6 'mmcv' and
-# x2.7 'pytorch' in inference, x4.0 'dcn' and x7.6 'mmcv' in training (mmcv's
+# on 2 CPU threads, batch 16: grid_sample is x1.7 'dcn', x2.7 'mmcv' and
+# x2.9 'pytorch' in inference, x3.9 'dcn' and x7.6 'mmcv' in training (mmcv's
 # CPU im2col is serial, so 'dcn' loses there despite its single GEMM). On
 # an H200 grid_sample was ~48x 'mmcv' in fp32 inference; 'dcn' has not been
 # measured on a GPU yet (tools/analysis_tools/gpu_benchmark.sh), so it is
