@@ -285,7 +285,12 @@ def test_sampler_is_selectable_and_paths_agree(sampler):
         b.load_state_dict(a.state_dict())
         x = torch.randn(1, 3, 80, 112)
         for u, v in zip(a(x), b(x)):
-            torch.testing.assert_close(u, v, rtol=1e-5, atol=1e-5)
+            # float rounding of the sample positions (grid_sample takes
+            # them normalised) through 8 blocks: ~1e-5 of the map's scale
+            # (measured 9.5e-6 for grid_sample; 1.1e-5 absolute on values
+            # up to 1.2, which an elementwise 1e-5 check failed)
+            err = (u - v).abs().max() / u.abs().max()
+            assert err <= 2e-5, (sampler, err.item())
 
 
 @pytest.mark.skipif(
