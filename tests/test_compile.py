@@ -153,14 +153,14 @@ def test_no_graph_breaks(cfg):
     assert ex.graph_count == 1
 
 
-def forward_backward(model, x, params=None):
-    """Outputs and the parameter gradients of ``sum(mean(out ** 2))``."""
-    params = list((params or model).parameters())
-    for p in params:
-        p.grad = None
+def forward_backward(model, x, owner=None):
+    """Outputs and the parameter gradients of ``sum(mean(out ** 2))``; the
+    parameters are ``owner``'s (the eager module of a compiled ``model``)."""
+    owner = owner or model
+    owner.zero_grad(set_to_none=True)
     outs = model(x)
     sum(o.square().mean() for o in outs).backward()
-    return [o.detach() for o in outs], [p.grad for p in params]
+    return [o.detach() for o in outs], [p.grad for p in owner.parameters()]
 
 
 @pytest.mark.parametrize('cfg', BACKBONES)
@@ -237,7 +237,6 @@ def test_compile_model_keeps_keys_and_copies_run_their_own_weights():
     """compile_model compiles the backbone in place (state dict keys
     unchanged); a deepcopy (as EMA hooks make) runs the copy's weights,
     not the original's."""
-
     from mogazoo.engine.runner import compile_model
     model = MODELS.build(
         dict(
