@@ -32,6 +32,8 @@ BACKBONES = [
         dict(type='DGMN2', arch='tiny', sampler='pytorch'),
         id='dgmn2-pytorch'),
     pytest.param(
+        dict(type='DGMN2', arch='tiny', sampler='fused'), id='dgmn2-fused'),
+    pytest.param(
         dict(type='DGMN2', arch='tiny', sampler='dcn'),
         id='dgmn2-dcn',
         marks=needs_mmcv),
@@ -141,6 +143,33 @@ def test_inductor_dgmn2_grid_sample_regression(sampler):
         for _ in range(4):
             torch.testing.assert_close(
                 compiled(x)[-1], ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_inductor_dgmn2_auto_inference_is_fused(monkeypatch):
+    """Compiled CPU inference with sampler='auto' traces the fused
+    attention (every block) and equals the eager model, which samples with
+    grid_sample; with gradients on it traces grid_sample."""
+    from mogazoo.models.backbones.dgmn2 import DGMN2Attention
+    traced = []
+    fused = DGMN2Attention._forward_fused
+    monkeypatch.setattr(
+        DGMN2Attention, '_forward_fused',
+        lambda self, *a: traced.append(self) or fused(self, *a))
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type='DGMN2', arch='tiny')).eval()
+    x = torch.randn(2, 3, 96, 64)
+    compiled = torch.compile(model)
+    with torch.inference_mode():
+        ref = model(x)[-1]
+        assert traced == []  # eagerly: grid_sample
+        out = compiled(x)[-1]
+    assert len(set(map(id, traced))) == 8  # every block of DGMN2-T
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
+    traced.clear()
+    torch._dynamo.reset()
+    torch.compile(model, backend='aot_eager')(x)
+    assert traced == []
 
 
 @pytest.mark.parametrize('cfg', BACKBONES)

@@ -207,6 +207,55 @@ def test_auto_sampler_takes_the_measured_path(monkeypatch):
             DeformUnfold(sampler=name)
 
 
+def test_auto_sampler_under_compile(monkeypatch):
+    """While torch.compile traces, 'auto' takes AUTO_SAMPLER_COMPILED for
+    the device and grad mode (the fused attention for CPU inference); a
+    named sampler stays itself, and eagerly AUTO_SAMPLER applies."""
+    eager = du.resolve_sampler('auto', 'cpu')
+    monkeypatch.setattr(torch.compiler, 'is_compiling', lambda: True)
+    with torch.no_grad():
+        assert du.resolve_sampler('auto', 'cpu') == \
+            du.AUTO_SAMPLER_COMPILED[('cpu', False)] == 'fused'
+        assert du.resolve_sampler('grid_sample', 'cpu') == 'grid_sample'
+    assert du.resolve_sampler('auto', 'cpu') == \
+        du.AUTO_SAMPLER_COMPILED[('cpu', True)]
+    monkeypatch.setattr(torch.compiler, 'is_compiling', lambda: False)
+    with torch.no_grad():
+        assert du.resolve_sampler('auto', 'cpu') == eager != 'fused'
+
+
+@pytest.mark.parametrize('hw', [(2, 2), (3, 5), (6, 4)])
+@pytest.mark.parametrize('dtype', [torch.float64, torch.float32])
+def test_bilinear_cells_sample_like_the_kernel(hw, dtype):
+    """The four in-map pixels and weights of bilinear_cells reproduce the
+    kernel transcription's samples, for offsets reaching well outside the
+    map (rows and columns -1 and H, W included) and on pixel lines."""
+    h, w = hw
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, h, w, generator=g, dtype=torch.float64)
+    offset = torch.randn(2, 18, h, w, generator=g, dtype=torch.float64) * 3
+    offset[:, :, 0, 0] = torch.arange(18.) % 4 - 2  # integer positions
+    ref = kernel_transcription(x, offset).view(2, 3, 9, h * w)
+    cell, weights = du.bilinear_cells(
+        offset.to(dtype).view(2, 9, 2, h * w).permute(0, 3, 1, 2)[:, :, None],
+        h, w)
+    assert cell.dtype == torch.int64 and weights.dtype == dtype
+    assert cell.min() >= 0 and cell.max() + w + 1 < 2 * h * w
+    table = x.to(dtype).permute(0, 2, 3, 1).reshape(2 * h * w, 3)
+    out = sum(weights[..., i, None] * table[cell + step]
+              for i, step in enumerate((0, 1, w, w + 1)))  # (B, N, 1, 9, C)
+    out = out[:, :, 0].permute(0, 3, 2, 1).double()
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(out, ref, rtol=tol, atol=tol)
+
+
+def test_bilinear_cells_reject_bad_shapes():
+    with pytest.raises(ValueError, match='at least 2x2'):
+        du.bilinear_cells(torch.zeros(1, 3, 1, 9, 2), 1, 3)
+    with pytest.raises(ValueError, match='offset must have shape'):
+        du.bilinear_cells(torch.zeros(1, 6, 1, 18), 2, 3)
+
+
 def test_auto_sampler_is_pytorch_when_deterministic():
     was = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(True)

@@ -235,9 +235,11 @@ def official_attention(attn, x, H, W, dense=False):
     return attn.proj(x)
 
 
-@pytest.mark.parametrize('sampler', ['mmcv', 'pytorch', 'grid_sample', 'dcn'])
+@pytest.mark.parametrize('sampler',
+                         ['mmcv', 'pytorch', 'grid_sample', 'dcn', 'fused'])
 @pytest.mark.parametrize('hw,dense', [((14, 14), False), ((14, 14), True),
-                                      ((9, 17), True), ((20, 6), True)])
+                                      ((9, 17), True), ((20, 6), True),
+                                      ((2, 5), True), ((1, 6), True)])
 def test_attention_equals_official_algorithm(sampler, hw, dense):
     if sampler in ('mmcv', 'dcn') and not du.mmcv_available('cpu'):
         pytest.skip('mmcv compiled ops missing')
@@ -265,7 +267,7 @@ def test_position_tables_resized_only_off_their_size():
             pos.rel_width[None, None], size=(48, 64), mode='bilinear')[0, 0])
 
 
-@pytest.mark.parametrize('sampler', ['mmcv', 'grid_sample', 'dcn'])
+@pytest.mark.parametrize('sampler', ['mmcv', 'grid_sample', 'dcn', 'fused'])
 def test_sampler_is_selectable_and_paths_agree(sampler):
     torch.manual_seed(0)
     a = DGMN2('tiny', sampler='pytorch', out_indices=(0, 3)).eval()
@@ -293,15 +295,21 @@ def test_sampler_is_selectable_and_paths_agree(sampler):
             assert err <= 2e-5, (sampler, err.item())
 
 
-@pytest.mark.skipif(
-    not du.mmcv_available('cpu'), reason='mmcv compiled ops missing')
-def test_dcn_path_gradients_equal_the_pytorch_path():
+@pytest.mark.parametrize('sampler', [
+    pytest.param(
+        'dcn',
+        marks=pytest.mark.skipif(
+            not du.mmcv_available('cpu'), reason='mmcv compiled ops missing')),
+    'fused'
+])
+def test_attention_path_gradients_equal_the_pytorch_path(sampler):
     """Training through the DCN attention (mmcv's ModulatedDeformConv2d
-    for values and projection) gives the gradients of the PyTorch sampler:
-    every parameter, proj.weight included (tied into the DCN kernel)."""
+    for values and projection) or the fused one (pixel gathers inside the
+    reductions) gives the gradients of the PyTorch sampler: every
+    parameter, proj.weight included (tied into the DCN kernel)."""
     torch.manual_seed(0)
     a = DGMN2('tiny', sampler='pytorch', out_indices=(0, 1, 2, 3))
-    b = DGMN2('tiny', sampler='dcn', out_indices=(0, 1, 2, 3))
+    b = DGMN2('tiny', sampler=sampler, out_indices=(0, 1, 2, 3))
     with torch.no_grad():
         for m in a.modules():
             if isinstance(m, DGMN2Attention):

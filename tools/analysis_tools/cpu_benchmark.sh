@@ -28,7 +28,9 @@ step $BM configs/dgmn2/dgmn2-tiny_8xb128_in1k.py $INF --json "$OUT/dgmn2-t_infer
   --compare "mmcv (the old default): model.backbone.sampler=mmcv" \
   "grid_sample (auto): model.backbone.sampler=grid_sample" \
   "dcn: model.backbone.sampler=dcn" "pytorch: model.backbone.sampler=pytorch" \
+  "fused: model.backbone.sampler=fused" \
   "grid_sample+compile: model.backbone.sampler=grid_sample compile" \
+  "auto+compile (fused): compile" \
   "dcn+compile: model.backbone.sampler=dcn compile"
 step $BM configs/moganet/moganet-tiny_8xb128_in1k.py $TRN --json "$OUT/moganet-t_train.json" \
   --compare "eager: eager" "compile: compile"
@@ -38,5 +40,6 @@ step $BM configs/dgmn2/dgmn2-tiny_8xb128_in1k.py $TRN --json "$OUT/dgmn2-t_train
   --compare "mmcv (the old default): model.backbone.sampler=mmcv" \
   "grid_sample (auto): model.backbone.sampler=grid_sample" \
   "dcn: model.backbone.sampler=dcn" \
-  "grid_sample+compile: model.backbone.sampler=grid_sample compile"
+  "auto+compile (grid_sample): compile" \
+  "fused+compile: model.backbone.sampler=fused compile"
 exit $status

@@ -21,8 +21,8 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..utils.deform_unfold import (DeformUnfold, deform_aggregate,
-                                   resolve_sampler)
+from ..utils.deform_unfold import (DeformUnfold, bilinear_cells,
+                                   deform_aggregate, resolve_sampler)
 from .base import MogazooBackbone, PreNormBlock
 
 NUM_SAMPLES = 9  # a 3x3 neighbourhood per token
@@ -123,9 +123,10 @@ class DGMN2Attention(BaseModule):
             Defaults to 0.
         proj_drop_rate (float): Dropout after the output projection.
             Defaults to 0.
-        sampler (str): Sampling path: ``'auto'``, ``'dcn'``, ``'mmcv'``,
-            ``'pytorch'`` or ``'grid_sample'`` (see :class:`DGMN2`; checked
-            by :class:`DeformUnfold`). Defaults to ``'auto'``.
+        sampler (str): Sampling path: ``'auto'``, ``'dcn'``, ``'fused'``,
+            ``'mmcv'``, ``'pytorch'`` or ``'grid_sample'`` (see
+            :class:`DGMN2`; checked by :class:`DeformUnfold`).
+            Defaults to ``'auto'``.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
@@ -175,7 +176,10 @@ class DGMN2Attention(BaseModule):
         b, n, c = x.shape
         h, w = hw_shape
         heads, d = self.num_heads, self.head_dims
-        dcn = resolve_sampler(self.unfold.sampler, x.device) == 'dcn'
+        path = resolve_sampler(self.unfold.sampler, x.device)
+        if path == 'fused' and h >= 2 and w >= 2:
+            return self._forward_fused(x, hw_shape)
+        dcn = path == 'dcn'
         wq, wk, wv = self.qkv.weight.view(3, heads, d, c).unbind(0)
         bq = bk = bv = None
         if self.qkv.bias is not None:
@@ -214,6 +218,42 @@ class DGMN2Attention(BaseModule):
             return self.proj_drop(out.flatten(2).transpose(1, 2))
         out = (attn[:, None] * kv[:, 1]).sum(2)  # (B * heads, d, N)
         return self.proj_drop(self.proj(out.view(b, c, n).transpose(1, 2)))
+
+    def _forward_fused(self, x, hw_shape):
+        """The ``'fused'`` path: every bilinear sample of a key or value
+        written as its four pixel gathers (:func:`bilinear_cells`) inside
+        the dot products and inside the weighted sum, on token-major
+        projections. Under ``torch.compile`` inductor fuses the gathers into
+        those reductions, so the 9x-sized samples are never stored; eagerly
+        it is slower than ``'grid_sample'``. Needs a map of at least 2x2."""
+        b, n, c = x.shape
+        h, w = hw_shape
+        heads, d = self.num_heads, self.head_dims
+        qkv = self.qkv(x)
+        q = qkv.view(b, n, 3, heads, d)[:, :, 0]  # (B, N, heads, d)
+        # one row per (token, q/k/v, head): row (t * 3 + 1) * heads + head is
+        # the key of token t and head, + heads more its value
+        table = qkv.view(b * n * 3 * heads, d)
+        offset = self.conv_offset(x.reshape(b, n, heads, d))
+        cell, weights = bilinear_cells(
+            offset.view(b, n, heads, NUM_SAMPLES, 2), h, w)
+        weights = weights.to(qkv.dtype)
+        key = cell * (3 * heads) + torch.arange(
+            heads, device=x.device)[:, None] + heads  # (B, N, heads, 9)
+        # rows of the cell's pixels: top-left, top-right, bottom-left, -right
+        pixels = [3 * heads * step for step in (0, 1, w, w + 1)]
+        k = sum(weights[..., i, None] * table[key + step]
+                for i, step in enumerate(pixels))
+        attn = (q[:, :, :, None] * k).sum(-1) * self.scale  # (B, N, heads, 9)
+        pos = self.pos_emb(q.transpose(1, 2).reshape(b * heads, h, w, d))
+        attn = attn + pos.reshape(b, heads, n, NUM_SAMPLES).transpose(1, 2)
+        attn = self.attn_drop(attn.softmax(dim=-1))
+        # the values: one weighted sum over the 9 samples per pixel of the
+        # cells (summing the 4 pixels first made inductor store them, 9x)
+        weights = attn[..., None] * weights
+        out = sum((weights[..., i, None] * table[key + heads + step]).sum(3)
+                  for i, step in enumerate(pixels))  # (B, N, heads, d)
+        return self.proj_drop(self.proj(out.reshape(b, n, c)))
 
 
 class DGMN2FFN(BaseModule):
@@ -378,8 +418,11 @@ class DGMN2(MogazooBackbone):
             ``'mmcv'`` (mmcv's modulated deformable conv as a plain
             unfold, CPU and CUDA), ``'pytorch'`` (plain PyTorch gathers,
             e.g. for ONNX export), ``'grid_sample'`` (PyTorch's fused
-            bilinear sampler; values within ~1e-6 relative) or ``'auto'``
-            (the path measured fastest on the device, see
+            bilinear sampler; values within ~1e-6 relative), ``'fused'``
+            (the samples as pixel gathers inside the attention's
+            reductions, which ``torch.compile`` fuses; ``'grid_sample'`` on
+            maps under 2x2) or ``'auto'`` (the path measured fastest on the
+            device, eager or compiled, see
             ``mogazoo.models.utils.deform_unfold.AUTO_SAMPLER`` and
             ``configs/dgmn2/README.md``; ``'pytorch'`` while exporting to
             ONNX or with deterministic algorithms). Every path gives the

@@ -43,9 +43,17 @@ dp_s(p)) + b`` per head, are one modulated deformable convolution with
 the projection tied across the 9 kernel points; only the keys are unfolded
 (with ``'grid_sample'``). It needs mmcv's compiled ops.
 
+A fifth path, ``'fused'``, is not an unfold either: the attention with each
+bilinear sample written as its four pixel gathers inside the dot products
+and inside the weighted sum (:func:`bilinear_cells` gives the pixels and
+their weights). Eagerly that is slow, but under ``torch.compile`` inductor
+fuses the gathers into the two reductions, so the 9x-sized samples of the
+keys and values are never written to memory.
+
 ``'auto'`` resolves per call (:func:`resolve_sampler`): ``'pytorch'`` while
 exporting to ONNX or under ``torch.use_deterministic_algorithms``, else the
-path measured fastest on the device (``AUTO_SAMPLER``, see
+path measured fastest on the device (``AUTO_SAMPLER``; while
+``torch.compile`` traces, ``AUTO_SAMPLER_COMPILED``; see
 ``configs/dgmn2/README.md`` for the numbers).
 """
 import contextlib
@@ -58,7 +66,7 @@ from torch.nn.modules.utils import _pair
 
 from .custom_ops import grid_sample_bilinear_zeros
 
-SAMPLERS = ('auto', 'dcn', 'mmcv', 'pytorch', 'grid_sample')
+SAMPLERS = ('auto', 'dcn', 'fused', 'mmcv', 'pytorch', 'grid_sample')
 # What 'auto' takes, per device type and whether mmcv's compiled ops run
 # there: the fastest path measured by ``tools/analysis_tools/benchmark.py
 # --compare`` (ratios from one run each, configs/dgmn2/README.md). DGMN2-T
@@ -73,6 +81,17 @@ AUTO_SAMPLER = {
     ('cpu', False): 'grid_sample',
     ('cuda', True): 'grid_sample',
     ('cuda', False): 'grid_sample',
+}
+# What 'auto' takes while torch.compile traces, per device type and whether
+# gradients are on (training): DGMN2-T on 2 CPU threads, batch 16, compiled
+# 'fused' inference is x{FUSED_INF} compiled 'grid_sample', but its training
+# step (scatter-add backward of the gathers) is x{FUSED_TRAIN}, so training keeps
+# grid_sample. Not measured on a GPU: grid_sample there.
+AUTO_SAMPLER_COMPILED = {
+    ('cpu', False): 'fused',
+    ('cpu', True): 'grid_sample',
+    ('cuda', False): 'grid_sample',
+    ('cuda', True): 'grid_sample',
 }
 
 
@@ -368,8 +387,9 @@ def deform_unfold_mmcv(input: torch.Tensor,
 
 def check_sampler(sampler: str) -> str:
     """Return ``sampler`` if it names a sampling path (``'auto'``,
-    ``'dcn'``, ``'mmcv'``, ``'pytorch'`` or ``'grid_sample'``, see the module
-    doc) that can run here; the one place the name is checked.
+    ``'dcn'``, ``'fused'``, ``'mmcv'``, ``'pytorch'`` or ``'grid_sample'``,
+    see the module doc) that can run here; the one place the name is
+    checked.
 
     Raises:
         ValueError: An unknown name.
@@ -387,27 +407,106 @@ def check_sampler(sampler: str) -> str:
 def resolve_sampler(sampler: str, device: Union[str, torch.device]) -> str:
     """The path a checked ``sampler`` takes on ``device``: itself, or for
     ``'auto'`` ``'pytorch'`` while exporting to ONNX or with deterministic
-    algorithms on, else ``AUTO_SAMPLER`` for the device."""
+    algorithms on, else ``AUTO_SAMPLER_COMPILED`` for the device and grad
+    mode while ``torch.compile`` traces and ``AUTO_SAMPLER`` for the device
+    otherwise."""
     if sampler != 'auto':
         return sampler
     if torch.onnx.is_in_onnx_export() or \
             torch.are_deterministic_algorithms_enabled():
         return 'pytorch'
     device = torch.device(device)
+    if torch.compiler.is_compiling():
+        return AUTO_SAMPLER_COMPILED[('cuda' if device.type == 'cuda' else
+                                      'cpu', torch.is_grad_enabled())]
     key = ('cuda' if device.type == 'cuda' else 'cpu', mmcv_available(device))
     return AUTO_SAMPLER[key]
 
 
 def _sample(input, offset, kernel_size, stride, padding, dilation, sampler):
-    """:func:`deform_unfold` with a checked ``sampler`` (``'dcn'`` unfolds
-    with ``'grid_sample'``: the keys of the DCN attention path)."""
+    """:func:`deform_unfold` with a checked ``sampler`` (``'dcn'`` and
+    ``'fused'``, attention paths, unfold with ``'grid_sample'``: the keys of
+    the DCN path, and the fused path's fallback on maps under 2x2)."""
     sampler = resolve_sampler(sampler, input.device)
     fn = dict(
         mmcv=deform_unfold_mmcv,
         pytorch=deform_unfold_pytorch,
         grid_sample=deform_unfold_grid_sample,
-        dcn=deform_unfold_grid_sample)[sampler]
+        dcn=deform_unfold_grid_sample,
+        fused=deform_unfold_grid_sample)[sampler]
     return fn(input, offset, kernel_size, stride, padding, dilation)
+
+
+def bilinear_cells(offset: torch.Tensor, height: int,
+                   width: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The 3x3 (padding 1) deformable sampling rule of the module doc as one
+    2x2 pixel cell inside the map and four weights per sample.
+
+    A sample at ``(y, x)`` is bilinear in the pixels ``(y0 + i, x0 + j)``,
+    ``y0 = floor(y)``, ``i, j`` in {0, 1}, pixels outside the map counting
+    as zero. Here the cell's top-left pixel is ``(cy, cx) = (clamp(y0, 0,
+    H - 2), clamp(x0, 0, W - 2))``, always inside, and each of its four
+    pixels gets the bilinear weight of the pixel it is (zero if it is not
+    one of the sample's neighbours): a sample at ``y0 = -1`` weighs row 0 by
+    ``y - y0`` and row 1 by 0, one at ``y0 = H - 1`` weighs row ``H - 2`` by
+    0 and row ``H - 1`` by ``1 - (y - y0)``, and one further outside weighs
+    all four by 0. So every sample reads exactly four in-range pixels, at
+    flat token indices ``cell``, ``cell + 1``, ``cell + W`` and ``cell + W +
+    1``: gathers that ``torch.compile`` can fuse into the reductions that
+    consume them (the ``'fused'`` attention path).
+
+    Args:
+        offset (Tensor): ``(B, H * W, G, 9, 2)``, the ``(dy, dx)`` of every
+            token (row-major over the map), group and kernel point
+            (row-major over the 3x3 kernel).
+        height (int): Map height ``H`` (at least 2).
+        width (int): Map width ``W`` (at least 2).
+
+    Returns:
+        tuple[Tensor, Tensor]: ``cell`` ``(B, H * W, G, 9)`` int64, the flat
+        index ``b * H * W + cy * W + cx`` of the cell's top-left pixel, and
+        ``weights`` ``(B, H * W, G, 9, 4)`` for its pixels in the order
+        top-left, top-right, bottom-left, bottom-right, computed in float32
+        for half and bfloat16 offsets (cast back).
+    """
+    if height < 2 or width < 2:
+        raise ValueError(f'bilinear_cells needs a map of at least 2x2, got '
+                         f'{height}x{width}')
+    b, n = offset.shape[:2]
+    if offset.dim() != 5 or n != height * width or offset.shape[3:] != (9, 2):
+        raise ValueError(f'offset must have shape (B, {height * width}, G, '
+                         f'9, 2), got {tuple(offset.shape)}')
+    dtype, dev = offset.dtype, offset.device
+    compute = dtype if dtype in (torch.float32, torch.float64) else \
+        torch.float32
+    offset = offset.to(compute)
+    point = torch.arange(9, device=dev)
+    rows = torch.arange(height, device=dev).repeat_interleave(width)
+    cols = torch.arange(width, device=dev).repeat(height)
+    # integer base positions (token + kernel point - padding), then + offset
+    y = (rows[:, None] + point // 3 - 1).to(compute)[:, None] + \
+        offset[..., 0]
+    x = (cols[:, None] + point % 3 - 1).to(compute)[:, None] + \
+        offset[..., 1]
+    zero = offset.new_zeros(())
+
+    def axis(pos, size):
+        """Cell origin along one axis and the weights of its two lines."""
+        low = pos.floor()
+        frac = pos - low
+        origin = low.clamp(0, size - 2)
+        inside = low == origin
+        first = torch.where(inside, 1 - frac,
+                            torch.where(low == -1, frac, zero))
+        second = torch.where(inside, frac,
+                             torch.where(low == size - 1, 1 - frac, zero))
+        return origin.long(), first, second
+
+    cy, wy0, wy1 = axis(y, height)
+    cx, wx0, wx1 = axis(x, width)
+    weights = torch.stack((wy0 * wx0, wy0 * wx1, wy1 * wx0, wy1 * wx1), -1)
+    batch = torch.arange(b, device=dev).view(b, 1, 1, 1) * n
+    return batch + cy * width + cx, weights.to(dtype)
 
 
 def deform_aggregate(value: torch.Tensor,
@@ -492,8 +591,10 @@ class DeformUnfold(nn.Module):
         stride (int | tuple[int, int]): Stride. Defaults to 1.
         padding (int | tuple[int, int]): Zero padding. Defaults to 1.
         dilation (int | tuple[int, int]): Dilation. Defaults to 1.
-        sampler (str): ``'auto'``, ``'dcn'``, ``'mmcv'``, ``'pytorch'`` or
-            ``'grid_sample'`` (see the module doc), checked here by
+        sampler (str): ``'auto'``, ``'dcn'``, ``'fused'``, ``'mmcv'``,
+            ``'pytorch'`` or ``'grid_sample'`` (see the module doc; as an
+            unfold ``'dcn'`` and ``'fused'`` are ``'grid_sample'``), checked
+            here by
             :func:`check_sampler`. Defaults to ``'auto'``.
     """
 
