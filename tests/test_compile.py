@@ -146,10 +146,10 @@ def test_inductor_dgmn2_grid_sample_regression(sampler):
 
 
 @pytest.mark.slow
-def test_inductor_dgmn2_auto_inference_is_fused(monkeypatch):
+def test_inductor_dgmn2_auto_is_fused(monkeypatch):
     """Compiled CPU inference with sampler='auto' traces the fused
-    attention (every block) and equals the eager model, which samples with
-    grid_sample; with gradients on it traces grid_sample."""
+    attention in every block and equals the eager model, which samples
+    with grid_sample."""
     from mogazoo.models.backbones.dgmn2 import DGMN2Attention
     traced = []
     fused = DGMN2Attention._forward_fused
@@ -166,10 +166,6 @@ def test_inductor_dgmn2_auto_inference_is_fused(monkeypatch):
         out = compiled(x)[-1]
     assert len(set(map(id, traced))) == 8  # every block of DGMN2-T
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
-    traced.clear()
-    torch._dynamo.reset()
-    torch.compile(model, backend='aot_eager')(x)
-    assert traced == []
 
 
 @pytest.mark.parametrize('cfg', BACKBONES)

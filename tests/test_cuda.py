@@ -180,10 +180,11 @@ def test_cuda_fp32_equals_cpu(family):
 
 
 @needs_cuda
-@pytest.mark.parametrize('sampler', ['mmcv', 'grid_sample'])
+@pytest.mark.parametrize('sampler', ['mmcv', 'grid_sample', 'fused'])
 def test_dgmn2_samplers_agree_on_cuda(sampler):
     """The whole DGMN2-T classifier with mmcv's CUDA sampler (or the
-    grid_sample one) and with the gather sampler, on the same weights."""
+    grid_sample one, or the fused attention) and with the gather sampler,
+    on the same weights."""
     if sampler == 'mmcv' and not du.mmcv_available('cuda'):
         pytest.skip('needs mmcv built with its CUDA ops')
     a = build('dgmn2', sampler=sampler).cuda().eval()

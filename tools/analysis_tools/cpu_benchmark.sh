@@ -40,6 +40,6 @@ step $BM configs/dgmn2/dgmn2-tiny_8xb128_in1k.py $TRN --json "$OUT/dgmn2-t_train
   --compare "mmcv (the old default): model.backbone.sampler=mmcv" \
   "grid_sample (auto): model.backbone.sampler=grid_sample" \
   "dcn: model.backbone.sampler=dcn" \
-  "auto+compile (grid_sample): compile" \
-  "fused+compile: model.backbone.sampler=fused compile"
+  "grid_sample+compile: model.backbone.sampler=grid_sample compile" \
+  "fused+compile (auto+compile): compile"
 exit $status

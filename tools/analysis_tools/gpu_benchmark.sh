@@ -32,6 +32,7 @@ for amp in "" "amp"; do
     --compare "grid_sample: model.backbone.sampler=grid_sample $amp" \
     "dcn: model.backbone.sampler=dcn $amp" "mmcv: model.backbone.sampler=mmcv $amp" \
     "grid_sample+compile: model.backbone.sampler=grid_sample compile $amp" \
+    "fused+compile: model.backbone.sampler=fused compile $amp" \
     "dcn+compile: model.backbone.sampler=dcn compile $amp"
 done
 for cfg in moganet/moganet-tiny_8xb128_in1k fastervit/fastervit-0_32xb128_in1k dgmn2/dgmn2-tiny_8xb128_in1k; do

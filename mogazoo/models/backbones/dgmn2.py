@@ -9,7 +9,8 @@ Every token and head samples 9 neighbours at offsets predicted from the token
 (a 3x3 deformable unfold) and attends over them. The official code samples
 with its own CUDA-only ``DeformUnfold``; here the value aggregation can run
 as what it is, a modulated deformable convolution (mmcv's DCNv2, CPU and
-CUDA), and the sampling on mmcv or in plain PyTorch, see
+CUDA), the sampling on mmcv or in plain PyTorch, or, for ``torch.compile``,
+every sample as pixel gathers inside the attention's reductions, see
 :mod:`mogazoo.models.utils.deform_unfold`.
 """
 from typing import Sequence, Union

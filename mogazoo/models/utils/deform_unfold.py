@@ -82,17 +82,12 @@ AUTO_SAMPLER = {
     ('cuda', True): 'grid_sample',
     ('cuda', False): 'grid_sample',
 }
-# What 'auto' takes while torch.compile traces, per device type and whether
-# gradients are on (training): DGMN2-T on 2 CPU threads, batch 16, compiled
-# 'fused' inference is x{FUSED_INF} compiled 'grid_sample', but its training
-# step (scatter-add backward of the gathers) is x{FUSED_TRAIN}, so training keeps
-# grid_sample. Not measured on a GPU: grid_sample there.
-AUTO_SAMPLER_COMPILED = {
-    ('cpu', False): 'fused',
-    ('cpu', True): 'grid_sample',
-    ('cuda', False): 'grid_sample',
-    ('cuda', True): 'grid_sample',
-}
+# What 'auto' takes while torch.compile traces, per device type: DGMN2-T on
+# 2 CPU threads, batch 16, compiled 'fused' is x1.75 compiled 'grid_sample'
+# in inference (x5.98 the old eager default, 'mmcv') and x1.26-1.43 in
+# training steps (two runs), with the least memory. Not measured on a GPU
+# (tools/analysis_tools/gpu_benchmark.sh has the row): grid_sample there.
+AUTO_SAMPLER_COMPILED = {'cpu': 'fused', 'cuda': 'grid_sample'}
 
 
 @functools.lru_cache(maxsize=None)
@@ -407,20 +402,19 @@ def check_sampler(sampler: str) -> str:
 def resolve_sampler(sampler: str, device: Union[str, torch.device]) -> str:
     """The path a checked ``sampler`` takes on ``device``: itself, or for
     ``'auto'`` ``'pytorch'`` while exporting to ONNX or with deterministic
-    algorithms on, else ``AUTO_SAMPLER_COMPILED`` for the device and grad
-    mode while ``torch.compile`` traces and ``AUTO_SAMPLER`` for the device
-    otherwise."""
+    algorithms on, else ``AUTO_SAMPLER_COMPILED`` for the device while
+    ``torch.compile`` traces and ``AUTO_SAMPLER`` for the device otherwise.
+    """
     if sampler != 'auto':
         return sampler
     if torch.onnx.is_in_onnx_export() or \
             torch.are_deterministic_algorithms_enabled():
         return 'pytorch'
     device = torch.device(device)
+    kind = 'cuda' if device.type == 'cuda' else 'cpu'
     if torch.compiler.is_compiling():
-        return AUTO_SAMPLER_COMPILED[('cuda' if device.type == 'cuda' else
-                                      'cpu', torch.is_grad_enabled())]
-    key = ('cuda' if device.type == 'cuda' else 'cpu', mmcv_available(device))
-    return AUTO_SAMPLER[key]
+        return AUTO_SAMPLER_COMPILED[kind]
+    return AUTO_SAMPLER[(kind, mmcv_available(device))]
 
 
 def _sample(input, offset, kernel_size, stride, padding, dilation, sampler):
