@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU inference tables at other batch sizes (issue 16): for MogaNet-XT/T,
 # FasterViT-0/1 and DGMN2-T/S, eager vs channels_last vs torch.compile, and
-# for DGMN2 the grid_sample (auto) vs dcn paths, one benchmark.py --compare
+# for DGMN2 the grid_sample (auto) vs dcn vs compiled paths, one benchmark.py --compare
 # run per model and batch (interleaved rounds: each row a ratio measured side
 # by side in one process). 2 threads, fp32, 224, random weights.
 #
@@ -34,7 +34,8 @@ for B in "${BATCHES[@]}"; do
       --json "$OUT/${name}_b${B}_infer.json" \
       --compare "grid_sample (auto): model.backbone.sampler=grid_sample" \
       "dcn: model.backbone.sampler=dcn" \
-      "grid_sample+compile: model.backbone.sampler=grid_sample compile"
+      "grid_sample+compile: model.backbone.sampler=grid_sample compile" \
+      "auto+compile (fused): compile"
   done
 done
 exit $status
