@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # CPU inference tables at other batch sizes (issue 16): for MogaNet-XT/T,
 # FasterViT-0/1 and DGMN2-T/S, eager vs channels_last vs torch.compile, and
-# for DGMN2 the grid_sample (auto) vs dcn vs compiled paths, one benchmark.py --compare
-# run per model and batch (interleaved rounds: each row a ratio measured side
-# by side in one process). 2 threads, fp32, 224, random weights.
+# for DGMN2 the grid_sample (auto) vs dcn vs compiled paths, one benchmark.py
+# --compare run per model and batch (interleaved rounds: each row a ratio
+# measured side by side in one process). 2 threads, fp32, 224, random weights.
 #
 #   bash tools/analysis_tools/cpu_benchmark_batches.sh [OUT_DIR] [BATCH ...]
 #       (defaults: work_dirs/cpu_benchmark 8 32; about 40 minutes on 2 cores)
