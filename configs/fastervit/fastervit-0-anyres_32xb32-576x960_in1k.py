@@ -13,8 +13,13 @@ _base_ = ['./fastervit-0_32xb128_in1k.py']
 model = dict(
     backbone=dict(
         arch='0', any_res=True, window_sizes=[7, 7, 12, 6], ct_size=2))
-train_pipeline = _base_.train_pipeline
-train_pipeline[1].scale = (576, 960)  # (H, W)
+train_pipeline = [  # RandomResizedCrop scale (H, W)
+    dict(t, scale=(576, 960)) if t['type'] == 'RandomResizedCrop' else t
+    for t in _base_.train_pipeline
+]
+if sum(t['type'] == 'RandomResizedCrop' for t in train_pipeline) != 1:
+    raise ValueError('expected exactly one RandomResizedCrop in the '
+                     'inherited train_pipeline')
 test_pipeline = [
     dict(type='LoadImageFromFileSafe'),
     dict(

@@ -15,5 +15,10 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-custom_hooks = _base_.custom_hooks
-custom_hooks[-1]['weight'] = 0.2  # MESAHook
+custom_hooks = [
+    dict(h, weight=0.2) if h['type'] == 'MESAHook' else h
+    for h in _base_.custom_hooks
+]
+if sum(h['type'] == 'MESAHook' for h in custom_hooks) != 1:
+    raise ValueError('expected exactly one MESAHook in the inherited '
+                     'custom_hooks')

@@ -4,8 +4,26 @@
 _base_ = ['./fastervit-1_32xb128_in1k.py']
 model = dict(
     backbone=dict(arch='3', drop_path_rate=0.3), head=dict(in_channels=1024))
-param_scheduler = _base_.param_scheduler
-param_scheduler[0].end = 35
-param_scheduler[1].begin = 35
-custom_hooks = _base_.custom_hooks
-custom_hooks[-1].update(weight=0.5, start_ratio=0.3)  # MESAHook
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-6 / 5e-3,
+        by_epoch=True,
+        begin=0,
+        end=35,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=5e-6,
+        by_epoch=True,
+        begin=35,
+        end=310,
+        convert_to_iter_based=True),
+]
+custom_hooks = [
+    dict(h, weight=0.5, start_ratio=0.3) if h['type'] == 'MESAHook' else h
+    for h in _base_.custom_hooks
+]
+if sum(h['type'] == 'MESAHook' for h in custom_hooks) != 1:
+    raise ValueError('expected exactly one MESAHook in the inherited '
+                     'custom_hooks')

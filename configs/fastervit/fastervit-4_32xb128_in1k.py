@@ -12,5 +12,10 @@ optim_wrapper = dict(
         weight_decay=0.12,
         eps=1e-8,
         betas=(0.9, 0.999)))
-custom_hooks = _base_.custom_hooks
-custom_hooks[-1]['weight'] = 5.0  # MESAHook
+custom_hooks = [
+    dict(h, weight=5.0) if h['type'] == 'MESAHook' else h
+    for h in _base_.custom_hooks
+]
+if sum(h['type'] == 'MESAHook' for h in custom_hooks) != 1:
+    raise ValueError('expected exactly one MESAHook in the inherited '
+                     'custom_hooks')

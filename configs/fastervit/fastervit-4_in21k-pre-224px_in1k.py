@@ -8,8 +8,13 @@ _base_ = ['./fastervit-4_32xb128_in1k.py']
 model = dict(
     backbone=dict(arch='4-21k-224', drop_path_rate=0.42),
     head=dict(in_channels=1568))
-train_pipeline = _base_.train_pipeline
-train_pipeline[1].scale = 224
+train_pipeline = [
+    dict(t, scale=224) if t['type'] == 'RandomResizedCrop' else t
+    for t in _base_.train_pipeline
+]
+if sum(t['type'] == 'RandomResizedCrop' for t in train_pipeline) != 1:
+    raise ValueError('expected exactly one RandomResizedCrop in the '
+                     'inherited train_pipeline')
 test_pipeline = [
     dict(type='LoadImageFromFileSafe'),
     dict(

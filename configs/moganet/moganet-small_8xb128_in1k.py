@@ -7,8 +7,21 @@ _base_ = [
 # Official recipe (TRAINING.md): 8 GPUs x 128, AdamW lr 1e-3, wd 0.05,
 # RandAugment rand-m9-mstd0.5-inc1, min lr 1e-5, EMA 0.9999.
 optim_wrapper = dict(optimizer=dict(weight_decay=0.05))
-param_scheduler = _base_.param_scheduler
-param_scheduler[1].eta_min = 1e-5
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-2,
+        by_epoch=True,
+        begin=0,
+        end=5,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=1e-5,
+        by_epoch=True,
+        begin=5,
+        end=300),
+]
 custom_hooks = [
     dict(type='ThroughputHook'),
     dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL'),

@@ -5,11 +5,24 @@
 # TRAINING.md changes only --img_size for 256 (its MogaNet-T command);
 # OpenMixup's moga_xtiny_sz256_8xb128_fp16_ep300.py is the same recipe.
 _base_ = ['./moganet-xtiny_8xb128_in1k.py']
-train_pipeline = _base_.train_pipeline
-train_pipeline[1].scale = 256  # RandomResizedCrop
-test_pipeline = _base_.test_pipeline
-test_pipeline[1].scale = 284  # ResizeEdge (short edge)
-test_pipeline[2].crop_size = 256  # CenterCrop
+train_pipeline = [
+    dict(t, scale=256) if t['type'] == 'RandomResizedCrop' else t
+    for t in _base_.train_pipeline
+]
+if sum(t['type'] == 'RandomResizedCrop' for t in train_pipeline) != 1:
+    raise ValueError('expected exactly one RandomResizedCrop in the '
+                     'inherited train_pipeline')
+test_pipeline = [
+    dict(type='LoadImageFromFileSafe'),
+    dict(
+        type='ResizeEdge',
+        scale=284,
+        edge='short',
+        backend='pillow',
+        interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=256),
+    dict(type='PackInputs'),
+]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
