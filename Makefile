@@ -3,7 +3,7 @@
 #   make demo      train + test MogaNet-XT on the bundled digits
 #   make test      the quick suite: every test not marked slow
 #   make test-all  everything, what CI (.ci/run) runs
-#   make lint      flake8, isort and yapf (setup.cfg) on the whole tree
+#   make lint      flake8, isort, yapf and import-linter (setup.cfg)
 PY := .venv/bin/python
 
 .PHONY: setup demo test test-all lint
@@ -24,3 +24,4 @@ lint: setup
 	$(PY) -m flake8 .
 	$(PY) -m isort --check-only --diff $(LINT_PATHS)
 	$(PY) -m yapf --recursive --diff $(LINT_PATHS)
+	.venv/bin/lint-imports

@@ -1,5 +1,4 @@
 """mogazoo: MogaNet, FasterViT and DGMN2 for the OpenMMLab ecosystem."""
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -10,38 +9,18 @@ from setuptools.command.build_py import build_py
 
 HERE = osp.dirname(osp.abspath(__file__))
 
-
-def hint_pth():
-    """Name and line of the .pth file that makes a bare
-    ``MODELS.build(dict(type='MogaNet'))`` say to import mogazoo (see
-    mogazoo/registry_hint.py, read here by path: it needs only the standard
-    library)."""
-    spec = importlib.util.spec_from_file_location(
-        '_mogazoo_registry_hint', osp.join(HERE, 'mogazoo',
-                                           'registry_hint.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return 'mogazoo-registry-hint.pth', module.pth_line()
-
-
-HINT_PTH, HINT_LINE = hint_pth()
-
 #: What a wheel carries in ``mogazoo/.mim`` (as mmpretrain packages its
 #: own), so that ``mim search/train/test mogazoo`` and
-#: :func:`mogazoo.hub.package_root` find the configs, tools and model index.
-#: An editable install reads them from the source tree instead.
+#: :func:`mogazoo.checkpoint.hub.package_root` find the configs, tools and
+#: model index. An editable install reads them from the source tree.
 MIM_FILES = ('model-index.yml', 'configs', 'tools')
 
 
-class BuildPyWithHint(build_py):
-    """build_py that also puts :data:`HINT_PTH` at the root of the wheel
-    (site-packages) and copies :data:`MIM_FILES` into ``mogazoo/.mim``."""
+class BuildPyWithMim(build_py):
+    """build_py that also copies :data:`MIM_FILES` into ``mogazoo/.mim``."""
 
     def run(self):
         super().run()
-        path = osp.join(self.build_lib, HINT_PTH)
-        with open(path, 'w', encoding='utf-8') as f:
-            f.write(HINT_LINE)
         mim = osp.join(self.build_lib, 'mogazoo', '.mim')
         ignore = shutil.ignore_patterns('__pycache__', '*.pyc')
         os.makedirs(mim, exist_ok=True)
@@ -51,48 +30,6 @@ class BuildPyWithHint(build_py):
                 shutil.copytree(src, dst, ignore=ignore, dirs_exist_ok=True)
             else:
                 shutil.copyfile(src, dst)
-
-
-def editable_wheel_with_hint():
-    """setuptools' editable_wheel command (``pip install -e``) that adds
-    :data:`HINT_PTH` to the editable wheel, or None when this setuptools
-    does not have the step it extends (then there is no hint, nothing
-    else changes)."""
-    try:
-        from setuptools.command.editable_wheel import editable_wheel
-    except ImportError:
-        return None
-    if not hasattr(editable_wheel, '_select_strategy'):
-        return None
-
-    class WithHint:
-
-        def __init__(self, strategy):
-            self.strategy = strategy
-
-        def __call__(self, wheel, files, mapping):
-            self.strategy(wheel, files, mapping)
-            wheel.writestr(HINT_PTH, HINT_LINE)
-
-        def __enter__(self):
-            self.strategy.__enter__()
-            return self
-
-        def __exit__(self, *exc_info):
-            return self.strategy.__exit__(*exc_info)
-
-    class EditableWheelWithHint(editable_wheel):
-
-        def _select_strategy(self, *args, **kwargs):
-            return WithHint(super()._select_strategy(*args, **kwargs))
-
-    return EditableWheelWithHint
-
-
-CMDCLASS = dict(
-    build_py=BuildPyWithHint, editable_wheel=editable_wheel_with_hint())
-if CMDCLASS['editable_wheel'] is None:
-    del CMDCLASS['editable_wheel']
 
 
 def get_version():
@@ -138,5 +75,5 @@ setup(
     license='Apache License 2.0',
     license_files=['LICENSE'],
     zip_safe=False,
-    cmdclass=CMDCLASS,
+    cmdclass=dict(build_py=BuildPyWithMim),
 )

@@ -18,6 +18,7 @@ from sklearn.metrics import (confusion_matrix, precision_recall_fscore_support,
                              roc_auc_score, top_k_accuracy_score)
 
 import mogazoo
+from mogazoo.evaluation import report
 from mogazoo.evaluation import (classification_summary, load_results,
                                 predict_dataset, results_to_arrays,
                                 write_report)
@@ -183,7 +184,7 @@ def test_tool_runs_the_model(root, digits_run, monkeypatch, capsys):
             super().update(num_tasks)
             bars.append(self.completed)
 
-    monkeypatch.setattr(mmengine.utils, 'ProgressBar', Bar)
+    monkeypatch.setattr(report, 'ProgressBar', Bar)
     monkeypatch.chdir(root)
     out = digits_run['tmp'] / 'from_model'
     run_tool(

@@ -1,9 +1,7 @@
 """No silent wrong answers at the seams (issue "No silent wrong answers"):
 official checkpoints on every load path, strict evaluation, config mistakes
 caught before the first iteration."""
-import argparse
 import os
-import re
 
 import pytest
 import torch
@@ -13,93 +11,20 @@ from mmpretrain.registry import MODELS
 import mogazoo
 from mogazoo.engine.runner import add_safety_hooks, build_runner
 from mogazoo.utils import load_config
-from mogazoo.utils.checkpoint_fit import CheckpointMismatchError
+from mogazoo.checkpoint.fit import CheckpointMismatchError
 from mogazoo.utils.config_checks import check_resume, check_schedule
+from helpers import (CONVERTERS, build, convert_with_tool, logits,
+                     official_checkpoint)
 from runner_utils import RecordHook, tiny_cfg, tool_exit
 
 DIGITS = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
 FREEZE2 = 'configs/custom/moganet-xtiny_ft-freeze2_image-folder.py'
 FAMILIES = {
-    # family: (config, module of tests holding official_key, layout, size)
-    'MogaNet': ('configs/moganet/moganet-xtiny_8xb128_in1k.py',
-                'test_converter', 'timm', 64),
-    'FasterViT': ('configs/fastervit/fastervit-0_32xb128_in1k.py',
-                  'test_fastervit', 'bare', 64),
-    'DGMN2':
-    ('configs/dgmn2/dgmn2-tiny_8xb128_in1k.py', 'test_dgmn2', 'deit', 64),
+    # family: (config of helpers.OFFICIAL_FILES' official model, input size)
+    'MogaNet': ('configs/moganet/moganet-xtiny_8xb128_in1k.py', 64),
+    'FasterViT': ('configs/fastervit/fastervit-0_32xb128_in1k.py', 64),
+    'DGMN2': ('configs/dgmn2/dgmn2-tiny_8xb128_in1k.py', 64),
 }
-CONVERTERS = {'MogaNet': 'moganet', 'FasterViT': 'fastervit', 'DGMN2': 'dgmn2'}
-
-
-def build(config, **options):
-    cfg = load_config(config, options)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    return model.eval()
-
-
-def official_checkpoint(family, model, path, seed=1):
-    """Write ``model``'s weights, moved away from their initial values, as
-    the official repository releases them: official key names (mapped by
-    the family's test module, independently of the converter), derived
-    buffers, training ``args`` as an ``argparse.Namespace`` and the
-    family's layout (timm's state_dict + state_dict_ema with ``module.``,
-    DeiT's ``model``, or a bare dict)."""
-    tests = __import__(FAMILIES[family][1])
-    template = tests.official_state_dict(model)  # keys + derived buffers
-    g = torch.Generator().manual_seed(seed)
-    state = dict(template)
-    for key, value in model.state_dict().items():
-        if value.is_floating_point():
-            value = value + 0.02 * torch.randn(value.shape, generator=g)
-            value = value.abs() if key.endswith('running_var') else value
-        state[tests.official_key(key)] = value
-    for key in template:  # FasterViT's second name of one conv
-        alias = re.match(
-            r'(.*global_tokenizer\.)to_global_feature\.pos\.'
-            r'(\w+)$', key)
-        if alias:
-            state[key] = state[f'{alias[1]}pos_embed.{alias[2]}']
-    args = argparse.Namespace(model=family.lower(), lr=1e-3, epochs=300)
-    layout = FAMILIES[family][2]
-    if layout == 'timm':
-        ckpt = {
-            'state_dict': {
-                f'module.{k}': v
-                for k, v in state.items()
-            },
-            'state_dict_ema': {
-                k: v * 0
-                for k, v in state.items()
-            },
-            'args': args,
-            'epoch': 299
-        }
-    elif layout == 'deit':
-        ckpt = {
-            'model': state,
-            'args': args,
-            'epoch': 299,
-            'optimizer': {
-                'state': {}
-            }
-        }
-    else:
-        ckpt = state
-    torch.save(ckpt, path)
-    return str(path)
-
-
-def convert_with_tool(family, src, dst):
-    """What tools/model_converters/<family>_to_mogazoo.py SRC DST runs."""
-    from mogazoo import converters
-    name = CONVERTERS[family]
-    converters.converter_main(
-        f'{name}_to_mogazoo',
-        getattr(converters, f'convert_{name}'),
-        '',
-        argv=[src, str(dst)])
-    return str(dst)
 
 
 @pytest.fixture(scope='module')
@@ -107,18 +32,11 @@ def official(tmp_path_factory, root):
     """Per family: the config, an official file and the tool's output."""
     out = {}
     tmp = tmp_path_factory.mktemp('official')
-    for family, (config, _, _, _) in FAMILIES.items():
-        model = build(f'{root}/{config}')
-        src = official_checkpoint(family, model, tmp / f'{family}.pth')
+    for family, (config, _) in FAMILIES.items():
+        src = official_checkpoint(family, tmp / f'{family}.pth')
         dst = convert_with_tool(family, src, tmp / f'{family}_conv.pth')
         out[family] = (f'{root}/{config}', src, dst)
     return out
-
-
-def logits(model, size):
-    torch.manual_seed(0)
-    with torch.no_grad():
-        return model(torch.randn(2, 3, size, size), mode='tensor')
 
 
 # ------------------------------------------------ official checkpoints
@@ -127,7 +45,7 @@ def logits(model, size):
 @pytest.mark.parametrize('family', list(FAMILIES))
 def test_official_checkpoint_converted_in_memory(family, official):
     config, src, dst = official[family]
-    size = FAMILIES[family][3]
+    size = FAMILIES[family][1]
     ref = logits(mogazoo.get_model(config, dst), size)
     assert torch.isfinite(ref).all()
     # mogazoo.get_model and mmpretrain.get_model(pretrained=)

@@ -21,11 +21,11 @@ from mmengine.logging import HistoryBuffer
 from mmpretrain.structures import DataSample
 
 import mogazoo  # noqa: F401
-from mogazoo.converters import save_mmengine_checkpoint
+from mogazoo.checkpoint.converters import save_mmengine_checkpoint
 from mogazoo.evaluation import load_results
-from mogazoo.utils import (UnsafeFileError, check_checkpoint,
-                           load_plain_pickle, load_torch_file,
-                           torch_file_globals)
+from mogazoo.checkpoint.io import (UnsafeFileError, check_checkpoint,
+                                  load_plain_pickle, load_torch_file,
+                                  torch_file_globals)
 
 CONVERTER = 'tools/model_converters/moganet_to_mogazoo.py'
 REPORT = 'tools/analysis_tools/eval_report.py'
@@ -320,7 +320,7 @@ def test_official_checkpoint_with_args_converts(root, tmp_path, monkeypatch):
 
 
 def test_mmengine_checkpoints_still_load(tmp_path):
-    """mmengine's message hub buffers (allow-listed by mogazoo.utils.compat)
+    """mmengine's message hub buffers (allow-listed by mogazoo.compat)
     load with and without trust, through the weights-only path."""
     path = tmp_path / 'epoch_1.pth'
     buffer = HistoryBuffer([1.0, 2.0], [1, 1])

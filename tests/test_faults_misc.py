@@ -21,7 +21,6 @@ from mmengine.registry import DefaultScope
 from mmpretrain.registry import DATASETS
 
 import mogazoo  # noqa: F401
-from mogazoo import registry_hint
 from mogazoo.datasets import (CorruptDatasetError, CorruptImageError,
                               check_dataset_images)
 from mogazoo.engine.runner import check_data_root
@@ -257,51 +256,52 @@ BUILDS = [
 ]
 BUILD_ALL = """
 import sys
+from mmengine.config import Config
 from mmengine.registry import DefaultScope
+if sys.argv[1:] == ['custom_imports']:
+    Config.fromfile(%r)  # the tools' way: runs the config's custom_imports
 for scope, registry, name in %r:
     reg = getattr(__import__(scope + '.registry', fromlist=[registry]),
                   registry)
     try:
         with DefaultScope.overwrite_default_scope(scope):
-            reg.build(dict(type=name))
+            obj = reg.get(name)
+        print(name, '|', obj.__module__ if obj else None)
     except KeyError as exc:
         print(name, '|', exc)
 print('mogazoo imported:', 'mogazoo' in sys.modules)
 """
 
 
-def installed_pth():
-    import site
-    for folder in site.getsitepackages():
-        path = osp.join(folder, 'mogazoo-registry-hint.pth')
-        if osp.isfile(path):
-            with open(path) as f:
-                return f.read()
-    return None
-
-
-def test_bare_build_of_mogazoo_modules_says_import_mogazoo():
-    """In a fresh interpreter of this environment, where pip install -e .
-    (tools/setup_env.sh) put mogazoo-registry-hint.pth."""
-    assert installed_pth() == registry_hint.pth_line(), \
-        'mogazoo-registry-hint.pth missing or stale: pip install -e .'
-    assert {name
-            for _, _, name in BUILDS} <= set(registry_hint.registered_names())
-    proc = run([sys.executable, '-c', BUILD_ALL % (BUILDS, )])
+def test_names_are_known_through_custom_imports_only():
+    """As in every OpenMMLab project: without ``import mogazoo`` (or
+    ``custom_imports``) the registries do not know mogazoo's names and
+    nothing of mogazoo runs in the process (no .pth, no patch); a config's
+    ``custom_imports=dict(imports=['mogazoo'])`` (default_runtime.py has
+    it) makes every one known."""
+    config = osp.join(
+        osp.dirname(osp.dirname(osp.abspath(__file__))),
+        'configs/moganet/moganet-xtiny_1xb64_digits.py')
+    script = BUILD_ALL % (config, BUILDS)
+    bare = run([sys.executable, '-c', script])
+    assert 'mogazoo imported: False' in bare.stdout, bare.stderr
     lines = dict(
-        line.split(' | ', 1) for line in proc.stdout.splitlines()
+        line.split(' | ', 1) for line in bare.stdout.splitlines()
         if ' | ' in line)
-    assert set(lines) == {name for _, _, name in BUILDS}, proc.stderr
-    for name, message in lines.items():
-        assert f'{name} is not in the' in message
-        assert f'{name} is a mogazoo module' in message
-        assert '`import mogazoo` first' in message
-        assert "custom_imports=dict(imports=['mogazoo'])" in message
-    assert 'mogazoo imported: False' in proc.stdout
+    assert set(lines) == {name for _, _, name in BUILDS}, bare.stderr
+    assert all(v == 'None' for v in lines.values()), lines
+    imported = run([sys.executable, '-c', script, 'custom_imports'])
+    assert 'mogazoo imported: True' in imported.stdout, imported.stderr
+    lines = dict(
+        line.split(' | ', 1) for line in imported.stdout.splitlines()
+        if ' | ' in line)
+    assert all(v.startswith('mogazoo.') for v in lines.values()), lines
 
 
-def test_editable_wheel_carries_the_hint_pth(tmp_path):
-    """What pip install -e . installs from setup.py holds the .pth line."""
+def test_editable_install_adds_no_pth_of_mogazoo(tmp_path):
+    """pip install -e . (setup.py) puts only setuptools' own editable
+    finder into site-packages: no .pth of mogazoo's runs at interpreter
+    start-up."""
     proc = run([
         sys.executable, '-c', 'from setuptools import build_meta; '
         f'print(build_meta.build_editable({str(tmp_path)!r}))'
@@ -309,43 +309,13 @@ def test_editable_wheel_carries_the_hint_pth(tmp_path):
     assert proc.returncode == 0, proc.stderr
     [wheel] = glob.glob(str(tmp_path / '*.whl'))
     with zipfile.ZipFile(wheel) as zf:
-        line = zf.read('mogazoo-registry-hint.pth').decode()
-    assert line == registry_hint.pth_line()
-    assert line.startswith('import os, sys; ') and line.count('\n') == 1
-
-
-def test_registered_names_are_what_mogazoo_registers():
-    """The names read from the source are exactly those mogazoo's modules
-    put into the registries once imported."""
-    import importlib
-
-    from mmengine import registry as reg_module
-    names = registry_hint.registered_names()
-    for module in set(names.values()):
-        importlib.import_module(module)
-    found = set()
-
-    def walk(registry):
-        for key, obj in registry._module_dict.items():
-            if getattr(obj, '__module__', '').startswith('mogazoo.'):
-                found.add(key)
-        for child in registry.children.values():
-            walk(child)
-
-    for value in vars(reg_module).values():
-        if isinstance(value, reg_module.Registry) and value.parent is None:
-            walk(value)
-    assert found == set(names)
-
-
-def test_hint_with_mogazoo_imported_names_the_scope():
-    message = ("MogaNet is not in the mmdet::model registry. Please check "
-               'whether the value of `MogaNet` is correct')
-    hint = registry_hint.hint_for(message)
-    assert "type='mmpretrain.MogaNet'" in hint
-    assert registry_hint.hint_for(
-        'Nope is not in the mmpretrain::model registry.') == ''
-    assert registry_hint.hint_for(message + ' ' + hint) == ''
-    exc = registry_hint.add_hint(KeyError(message))
-    assert exc.args == (f'{message} {hint}', )
-    assert registry_hint.add_hint(KeyError('img_path')).args == ('img_path', )
+        pths = [n for n in zf.namelist() if n.endswith('.pth')]
+    assert pths == ['__editable__.mogazoo-0.1.0.pth'], pths
+    import site
+    for folder in site.getsitepackages():
+        for path in glob.glob(osp.join(folder, '*.pth')):
+            name = osp.basename(path)
+            with open(path) as f:
+                text = f.read()
+            assert 'mogazoo' not in text or \
+                name.startswith('__editable__.mogazoo'), (path, text)

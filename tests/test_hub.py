@@ -1,6 +1,6 @@
 """The zoo contract: every model by name in mmpretrain and mogazoo, and
 ``pretrained`` in one line through the download / check / convert / cache
-path of :mod:`mogazoo.hub`, served here by a local HTTP server on
+path of :mod:`mogazoo.checkpoint.hub`, served here by a local HTTP server on
 127.0.0.1 (no other network)."""
 import glob
 import os
@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import torch
 from mmpretrain.apis import ModelHub
-from test_faults import build, convert_with_tool, logits, official_checkpoint
 
 import mogazoo
-from mogazoo import hub
-from mogazoo.utils.checkpoint_fit import CheckpointMismatchError
+from mogazoo.checkpoint import hub
+from mogazoo.checkpoint.fit import CheckpointMismatchError
+from helpers import convert_with_tool, logits, official_checkpoint
 
 NAMES = {  # family: (model name, input size)
     'MogaNet': ('moganet-xtiny_8xb128_in1k', 64),
@@ -95,8 +95,7 @@ def official(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('hub_official')
     out = {}
     for family, (name, _) in NAMES.items():
-        config = hub.model_index()[name]['config']
-        src = official_checkpoint(family, build(config), tmp / f'{family}.pth')
+        src = official_checkpoint(family, tmp / f'{family}.pth')
         dst = convert_with_tool(family, src, tmp / f'{family}_conv.pth')
         with open(src, 'rb') as f:
             out[family] = (f.read(), mogazoo.get_model(name, dst), dst)

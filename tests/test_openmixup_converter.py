@@ -40,10 +40,10 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from mmpretrain.models import build_classifier
 
 import mogazoo
-from mogazoo.converters import (convert_moganet, convert_moganet_downstream,
+from mogazoo.checkpoint.converters import (convert_moganet, convert_moganet_downstream,
                                 select_state_dict)
-from mogazoo.converters.auto import convert_if_official
-from mogazoo.converters.moganet import convert_moganet_openmixup
+from mogazoo.checkpoint.converters.official import convert_if_official
+from mogazoo.checkpoint.converters.moganet import convert_moganet_openmixup
 from mogazoo.utils import load_config
 
 NAME = 'moganet-tiny_8xb128-3aug_in1k-256px'
@@ -261,7 +261,7 @@ def test_tool_converts_the_openmixup_file(tstar, root, tmp_path, capsys):
     load_checkpoint(model, str(dst), map_location='cpu', strict=True)
     assert torch.equal(logits_of(model, tstar), tstar['logits'])
     # the tool writes what the in-memory path gives
-    with mock.patch('mogazoo.converters.auto.print_log'):
+    with mock.patch('mogazoo.checkpoint.converters.official.print_log'):
         expect = convert_if_official(
             torch.load(src, weights_only=False), str(src))['state_dict']
     assert list(written['state_dict']) == list(expect)
@@ -272,7 +272,7 @@ def test_tool_converts_the_openmixup_file(tstar, root, tmp_path, capsys):
 def test_in_memory_load_and_get_model(tstar, root, tmp_path):
     path = str(tmp_path / 'moga_tiny_deit3_sz256_lr2e_3_8xb128_fp16_ep300.pth')
     torch.save(released(tstar['state']), path)
-    with mock.patch('mogazoo.converters.auto.print_log') as log:
+    with mock.patch('mogazoo.checkpoint.converters.official.print_log') as log:
         ckpt = _load_checkpoint(path, map_location='cpu')
     message = log.call_args[0][0]
     assert 'OpenMixup MogaNet classifier checkpoint, converted in memory' \
@@ -292,8 +292,8 @@ def test_pretrained_true_reads_the_openmixup_release(tstar, root, tmp_path,
                                                      monkeypatch):
     """get_model(name, pretrained=True): the metafile's OpenMixup URL,
     its file already in the cache (as put there by hand: no network),
-    converted by mogazoo.hub.load_url -> convert_if_official."""
-    from mogazoo import hub
+    converted by mogazoo.checkpoint.hub.load_url -> convert_if_official."""
+    from mogazoo.checkpoint import hub
     assert hub.model_index()[NAME]['weights'] == URL
     monkeypatch.setenv('MOGAZOO_HOME', str(tmp_path / 'home'))
     cached = hub.cache_path(URL)
@@ -315,7 +315,7 @@ def test_openmixup_ema_buffers(tstar, root, tmp_path):
     assert list(plain) == list(convert_moganet(state))
     assert all(
         torch.equal(plain[k], v) for k, v in convert_moganet(state).items())
-    with mock.patch('mogazoo.converters.auto.print_log') as log:
+    with mock.patch('mogazoo.checkpoint.converters.official.print_log') as log:
         ckpt = _load_checkpoint(str(src), map_location='cpu')
     assert 'ema_*, dropped: convert with --ema' in log.call_args[0][0]
     assert list(ckpt['state_dict']) == list(plain)

@@ -12,8 +12,7 @@ import argparse
 import sys
 
 from mogazoo.engine.runner import build_runner, parse_common_args, prepare_cfg
-from mogazoo.utils import check_checkpoint
-from mogazoo.utils.checkpoint_fit import CheckpointMismatchError
+from mogazoo.checkpoint import CheckpointMismatchError, check_checkpoint
 
 
 def parse_args(argv=None):

@@ -4,14 +4,21 @@ and mmseg's own visualizers (``demo/downstream_demo.py``, the web demo).
 The config decides the task through its ``default_scope`` (``mmdet`` or
 ``mmseg``, set by their ``default_runtime``). Checkpoints load through
 mmengine, so an official MogaNet mmdet 2.x / mmseg 0.x checkpoint is
-converted in memory as everywhere in mogazoo (:mod:`mogazoo.converters.auto`).
+converted in memory as everywhere in mogazoo (:mod:`mogazoo.compat`,
+:mod:`mogazoo.checkpoint.converters.official`).
 """
 import itertools
 import os.path as osp
 from typing import Optional, Union
 
+import mmcv
 import numpy as np
 import torch
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import DATASETS, MODELS, init_default_scope
+from mmengine.runner import load_checkpoint
+
+from mogazoo.utils import load_config
 
 TASKS = dict(mmdet='detection', mmseg='segmentation')
 _names = itertools.count()
@@ -21,15 +28,6 @@ def downstream_task(cfg) -> Optional[str]:
     """``'detection'``, ``'segmentation'`` or None (a classifier) from a
     config's ``default_scope``."""
     return TASKS.get(cfg.get('default_scope'))
-
-
-def load_config(config):
-    from mmengine.config import Config
-    if isinstance(config, Config):
-        return config
-    if not osp.isfile(str(config)):
-        raise FileNotFoundError(f'Config not found: {config}')
-    return Config.fromfile(config)
 
 
 def init_downstream_model(config,
@@ -57,11 +55,6 @@ def init_downstream_model(config,
             'config (classifiers: mogazoo.get_model / demo/image_demo.py)')
     if checkpoint is not None and not osp.isfile(checkpoint):
         raise FileNotFoundError(f'Checkpoint not found: {checkpoint}')
-    from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import MODELS, init_default_scope
-    from mmengine.runner import load_checkpoint
-
-    import mogazoo  # noqa: F401  (registers the backbones, loaders)
     init_default_scope(cfg.default_scope)
     cfg.model.pop('pretrained', None)
     if task == 'segmentation':
@@ -84,7 +77,6 @@ def config_dataset_meta(cfg) -> dict:
     ``METAINFO`` updated by the config's ``metainfo``), read without its
     annotation files; a palette is made when the dataset has none, and cut
     to the classes."""
-    from mmengine.registry import DATASETS
     dataset = cfg.get('test_dataloader', cfg.get('val_dataloader'))['dataset']
     name = dataset['type'] if '.' in str(dataset['type']) else \
         f'{cfg.default_scope}.{dataset["type"]}'
@@ -107,7 +99,6 @@ def config_dataset_meta(cfg) -> dict:
 
 
 def _read_image(image):
-    import mmcv
     if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError('image array must be H x W x 3 (BGR), got shape '
@@ -126,12 +117,13 @@ def inference_downstream(model, image: Union[str, np.ndarray]):
     from :func:`init_downstream_model` for one image (a file or an ``H x W
     x 3`` BGR uint8 array)."""
     img = _read_image(image)
-    from mmengine.registry import init_default_scope
     init_default_scope(model.cfg.default_scope)
     with torch.no_grad():
         if downstream_task(model.cfg) == 'detection':
+            # lazy: an optional / heavy dependency, imported on use
             from mmdet.apis import inference_detector
             return inference_detector(model, img)
+        # lazy: an optional / heavy dependency, imported on use
         from mmseg.apis import inference_model
         return inference_model(model, img)
 
@@ -148,9 +140,9 @@ def render_downstream(model,
     Returns:
         np.ndarray: ``H x W x 3`` uint8 RGB at the image's size.
     """
-    import mmcv
     rgb = mmcv.bgr2rgb(_read_image(image))
     if downstream_task(model.cfg) == 'detection':
+        # lazy: an optional / heavy dependency, imported on use
         from mmdet.visualization import DetLocalVisualizer
         vis = DetLocalVisualizer(
             name=f'mogazoo_det_{next(_names)}', alpha=opacity)
@@ -163,6 +155,7 @@ def render_downstream(model,
             show=False,
             pred_score_thr=score_thr)
     else:
+        # lazy: an optional / heavy dependency, imported on use
         from mmseg.visualization import SegLocalVisualizer
         vis = SegLocalVisualizer(
             name=f'mogazoo_seg_{next(_names)}', alpha=opacity)

@@ -6,20 +6,30 @@
     >>> mogazoo.inference_model(model, 'data/digits/val/3/1234.png', topk=3)
     [{'label': 3, 'score': 0.97, 'class_name': '3'}, ...]
 """
+import copy
 import difflib
 import fnmatch
 import glob
 import os.path as osp
+import re
+from os import PathLike
+from pathlib import Path
 from typing import List, Optional, Union
 
 import numpy as np
 import torch
-from mmengine.dataset import Compose, pseudo_collate
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DefaultScope
+from mmpretrain.apis.utils import dispatch_model
+from mmpretrain.registry import DATASETS, MODELS
 
-from mogazoo.hub import config_dir, model_index
-from mogazoo.utils import check_checkpoint, load_config
+from mogazoo.checkpoint import check_checkpoint, load_state_dict
+from mogazoo.checkpoint.hub import config_dir, model_index
+from mogazoo.datasets.pipeline import test_pipeline_data
+from mogazoo.utils import load_config
+from .model_hub import metainfo_for
 
 
 def list_models(pattern: Optional[str] = None) -> List[str]:
@@ -100,7 +110,6 @@ def dataset_classes(cfg, split: str = 'test') -> Optional[tuple]:
     Returns:
         tuple[str] | None: The names, or None when none can be found.
     """
-    from mmpretrain.registry import DATASETS
     ds = (cfg.get(f'{split}_dataloader') or {}).get('dataset') or {}
     while 'dataset' in ds:  # wrappers (RepeatDataset, ClassBalanced...)
         ds = ds['dataset']
@@ -120,6 +129,31 @@ def dataset_classes(cfg, split: str = 'test') -> Optional[tuple]:
     return tuple(classes) if classes else None
 
 
+def resolve_pretrained(pretrained, name: str, weights=None, cfg=None):
+    """``pretrained=True`` as a checkpoint path or URL: the metafile's
+    weights, else the config's ``load_from``. False/None give None.
+
+    Raises:
+        ValueError: True for a model that has neither.
+    """
+    if pretrained is True:
+        pretrained = weights or (cfg.get('load_from') if cfg else None)
+        if not pretrained:
+            raise ValueError(
+                f'{name} has no published weights (no Weights in its '
+                'metafile entry, no load_from in its config): pass '
+                'pretrained=<checkpoint path or URL>, e.g. the checkpoint '
+                'your training wrote')
+    return pretrained or None
+
+
+def classes_of(meta: dict, cfg) -> tuple:
+    """Class names: the checkpoint meta's, else the config dataset's."""
+    classes = (meta.get('dataset_meta') or {}
+               ).get('classes') or meta.get('CLASSES') or dataset_classes(cfg)
+    return tuple(classes) if classes else ()
+
+
 def get_model(name_or_config: str,
               pretrained: Union[bool, str, None] = None,
               device: Union[str, torch.device] = 'cpu',
@@ -133,10 +167,11 @@ def get_model(name_or_config: str,
         pretrained (bool | str, optional): The weights. True: the official
             weights of the name's metafile entry (downloaded once to
             ``$MOGAZOO_HOME/checkpoints``, hash-checked, converted once and
-            cached, see :mod:`mogazoo.hub`) or the config's ``load_from``.
-            A path or URL: that checkpoint, official (converted) or
-            mogazoo's. It loads strictly: keys and shapes must match, else
-            :class:`CheckpointMismatchError` says how they differ. None or
+            cached, see :mod:`mogazoo.checkpoint.hub`) or the config's
+            ``load_from``. A path or URL: that checkpoint, official
+            (converted) or mogazoo's. It loads strictly: keys and shapes
+            must match, else :class:`CheckpointMismatchError` says how
+            they differ. None or
             False keep the weights the model is built with. Defaults to
             None.
         device (str | torch.device): Device of the model. Defaults to 'cpu'.
@@ -153,10 +188,6 @@ def get_model(name_or_config: str,
         ``{}`` when neither has them), and the attributes mmpretrain's
         inferencers read (``_config``, ``_dataset_meta``, ``_metainfo``).
     """
-    from mmpretrain.registry import MODELS
-
-    from .model_hub import (classes_of, load_strict, metainfo_for,
-                            resolve_pretrained)
     if checkpoint is not None:
         if pretrained not in (None, False):
             raise ValueError('pass the checkpoint as pretrained= or as '
@@ -174,7 +205,8 @@ def get_model(name_or_config: str,
         model = MODELS.build(cfg.model)
     if torch.device(device).type == 'cpu':
         model = revert_sync_batchnorm(model)
-    meta = load_strict(model, pretrained, f'the model of {name_or_config}') \
+    meta = load_state_dict(
+        model, pretrained, 'strict', f'the model of {name_or_config}') \
         if pretrained is not None else {}
     classes = classes_of(meta, cfg)
     model.dataset_meta = {'classes': classes} if classes else {}
@@ -182,48 +214,6 @@ def get_model(name_or_config: str,
     model._dataset_meta = dict(model.dataset_meta)
     model._metainfo = metainfo
     return model.to(device).eval()
-
-
-def _test_pipeline(cfg, from_array: bool):
-    ds = (cfg.get('test_dataloader') or {}).get('dataset') or {}
-    pipeline = ds.get('pipeline') or cfg.get('test_pipeline')
-    if not pipeline:
-        raise ValueError('The config has no test pipeline '
-                         '(test_dataloader.dataset.pipeline or test_pipeline)')
-    pipeline = [dict(t) for t in pipeline]
-    if from_array:  # drop LoadImageFromFile (and variants of it)
-        pipeline = [
-            t for t in pipeline if
-            not str(t['type']).split('.')[-1].startswith('LoadImageFromFile')
-        ]
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        return Compose(pipeline)
-
-
-def test_pipeline_data(model, image):
-    """``image`` (a file path or an ``H x W x 3`` BGR uint8 array) through
-    the test pipeline of ``model.cfg``: the packed sample the data
-    preprocessor takes.
-
-    Raises:
-        FileNotFoundError: A missing image file.
-        ValueError: An array that is not ``H x W x 3``.
-        TypeError: Anything else.
-    """
-    if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError('image array must be H x W x 3 (BGR), got shape '
-                             f'{image.shape}')
-        data = dict(
-            img=image, img_shape=image.shape[:2], ori_shape=image.shape[:2])
-    elif isinstance(image, str):
-        if not osp.isfile(image):
-            raise FileNotFoundError(f'Image not found: {image}')
-        data = dict(img_path=image)
-    else:
-        raise TypeError('image must be a file path or an H x W x 3 array, '
-                        f'got {type(image).__name__}')
-    return _test_pipeline(model.cfg, isinstance(image, np.ndarray))(data)
 
 
 def inference_model(model: torch.nn.Module,
@@ -262,3 +252,93 @@ def inference_model(model: torch.nn.Module,
             class_name=str(classes[i]) if classes else None)
         for v, i in zip(values, labels)
     ]
+
+
+def _types(node):
+    """Every ``type`` of a (nested) config dict."""
+    if isinstance(node, dict):
+        if 'type' in node:
+            yield node['type']
+        for value in node.values():
+            yield from _types(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from _types(value)
+
+
+def is_mogazoo_config(cfg) -> bool:
+    """Whether a config's ``model`` uses a module mogazoo registers."""
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        for type_ in _types(cfg.get('model') or {}):
+            if isinstance(type_, str):
+                try:
+                    type_ = MODELS.get(type_)
+                except Exception:  # noqa: BLE001 - other scope / unknown
+                    type_ = None
+            if getattr(type_, '__module__', '').startswith('mogazoo.'):
+                return True
+    return False
+
+
+def mmpretrain_get_model(original,
+                         model,
+                         pretrained=False,
+                         device=None,
+                         device_map=None,
+                         offload_folder=None,
+                         url_mapping=None,
+                         **kwargs):
+    """``mmpretrain.get_model`` with mogazoo's rules for mogazoo models
+    (what ``mmpretrain.get_model`` is after ``import mogazoo``, see
+    :mod:`mogazoo.compat`).
+
+    Same arguments and result as ``mmpretrain.get_model``, after
+    ``original`` (mmpretrain's own, which any other model goes to). For a
+    model that uses a mogazoo module (a mogazoo name, a config using its
+    backbones):
+
+    - ``pretrained=True`` is the metafile's official weights (downloaded to
+      :func:`mogazoo.checkpoint.hub.checkpoint_dir`, checked, converted
+      once) or the config's ``load_from``; a model with neither is an
+      error;
+    - a path or URL, official or converted, loads **strictly**;
+    - ``model._metainfo`` is set for a config path too (its index entry,
+      or an image-classification entry), and ``model._dataset_meta`` holds
+      the class names of the checkpoint or the config's dataset.
+    """
+    if isinstance(model, Config):
+        cfg, name, metainfo = copy.deepcopy(model), None, None
+    elif isinstance(model, (str, PathLike)) and Path(model).suffix == '.py':
+        cfg, name, metainfo = Config.fromfile(model), str(model), None
+    elif isinstance(model, str):
+        if model.lower() not in model_index():
+            return original(model, pretrained, device, device_map,
+                            offload_folder, url_mapping, **kwargs)
+        name = model.lower()
+        metainfo = metainfo_for(name=name)
+        cfg = metainfo.config
+    else:
+        return original(model, pretrained, device, device_map, offload_folder,
+                        url_mapping, **kwargs)
+    if not is_mogazoo_config(cfg):
+        return original(model, pretrained, device, device_map, offload_folder,
+                        url_mapping, **kwargs)
+    if metainfo is None:
+        metainfo = metainfo_for(config_path=name)
+    label = name or metainfo.name
+    pretrained = resolve_pretrained(pretrained, label, metainfo.weights, cfg)
+    if pretrained and url_mapping is not None:
+        pretrained = re.sub(url_mapping[0], url_mapping[1], pretrained)
+    built = original(cfg, False, None, None, None, None, **kwargs)
+    meta = load_state_dict(built, pretrained, 'strict',
+                           f'the model of {label}') if pretrained else {}
+    classes = classes_of(meta, built._config)
+    if classes:
+        built._dataset_meta = dict(built._dataset_meta, classes=classes)
+    built._metainfo = metainfo
+    if device_map is not None:
+        built = dispatch_model(
+            built, device_map=device_map, offload_folder=offload_folder)
+    elif device is not None:
+        built.to(device)
+    return built.eval()

@@ -13,6 +13,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from mogazoo.utils import load_config
+from mogazoo.visualization import (compute_cam, enlarge,
+                                   informative_target_layers)
+from mogazoo.visualization.predictions import prediction_text
+from .downstream import (downstream_task, inference_downstream,
+                         init_downstream_model, render_downstream)
+from .inference import find_config, get_model, inference_model
+
 #: Classifier input size shown in the page (pixels, nearest neighbours).
 PANEL = 224
 #: Page style, for ``launch(css=CSS)``: small uploads (an 8x8 digit) fill
@@ -26,7 +34,7 @@ CSS = """
 
 def _gradio():
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
-    try:
+    try:  # lazy: gradio is an optional dependency of the web demo only
         import gradio as gr
     except ImportError as exc:
         raise ImportError(
@@ -53,10 +61,6 @@ class ClassifierDemo:
     def __call__(self, image: Optional[np.ndarray]):
         """``image``: ``H x W x 3`` uint8 **RGB** (as Gradio gives it).
         Returns ``({class: score}, CAM overlay or None, summary text)``."""
-        from mogazoo.apis.inference import inference_model
-        from mogazoo.visualization import (compute_cam, enlarge,
-                                           informative_target_layers)
-        from mogazoo.visualization.predictions import prediction_text
         if image is None:
             raise ValueError('Upload an image or pick an example first.')
         if image.ndim == 2:
@@ -88,9 +92,6 @@ class DownstreamDemo:
 
     def __call__(self, image: Optional[np.ndarray]):
         """Returns ``(drawn prediction, summary text)``."""
-        from mogazoo.apis.downstream import (downstream_task,
-                                             inference_downstream,
-                                             render_downstream)
         if image is None:
             raise ValueError('Upload an image or pick an example first.')
         if image.ndim == 2:
@@ -134,9 +135,6 @@ def build_web_demo(config: str,
         ...)``.
     """
     gr = _gradio()
-    from mogazoo.apis.downstream import (downstream_task,
-                                         init_downstream_model, load_config)
-    from mogazoo.apis.inference import find_config, get_model
     missing = [e for e in examples if not osp.isfile(e)]
     if missing:
         raise FileNotFoundError(f'Example image not found: {missing[0]}')

@@ -10,6 +10,9 @@ import os
 from multiprocessing.pool import ThreadPool
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from mmengine.registry import DefaultScope
+from mmpretrain.registry import DATASETS
+
 from .transforms import CorruptImageError, LoadImageFromFileSafe
 
 #: Arguments of ``mmcv.transforms.LoadImageFromFile`` that change how a file
@@ -126,8 +129,6 @@ def check_dataset_images(
             their number per dataloader and the first ``limit`` of them
             with the reason.
     """
-    from mmengine.registry import DefaultScope
-    from mmpretrain.registry import DATASETS
     log = log or (lambda line: None)
     jobs = jobs or min(os.cpu_count() or 1, 8)
     counts, corrupt, per_loader = {}, [], []

@@ -165,6 +165,7 @@ def export_model(model: nn.Module,
                     }
                 },
                 **names)
+    # lazy: an optional / heavy dependency, imported on use
     import onnx
     proto = onnx.load(path)
     onnx.helper.set_model_props(proto, {META_KEY: meta})
@@ -180,6 +181,7 @@ def load_exported(path: str, fmt: str):
         fmt (str): ``'onnx'`` (onnxruntime, CPU) or ``'torchscript'``.
     """
     if fmt == 'onnx':
+        # lazy: an optional / heavy dependency, imported on use
         import onnxruntime as ort
         sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
         name = sess.get_inputs()[0].name

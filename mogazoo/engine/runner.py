@@ -13,7 +13,8 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mogazoo.utils import check_checkpoint, configure_device, load_config
+from mogazoo.checkpoint import check_checkpoint
+from mogazoo.utils import configure_device, load_config
 
 
 def parse_common_args(parser, argv=None):

@@ -15,7 +15,13 @@ import os.path as osp
 from typing import Optional, Sequence
 
 import numpy as np
+import torch
+from mmengine.utils import ProgressBar
+from sklearn.metrics import (auc, classification_report, confusion_matrix,
+                             precision_recall_fscore_support, roc_auc_score,
+                             roc_curve)
 
+from mogazoo.checkpoint import load_plain_pickle
 from mogazoo.utils import check_file_exists
 
 #: Up to this many classes the ROC plot draws one curve per class.
@@ -35,8 +41,6 @@ def predict_dataset(model, dataloader, progress: bool = True):
         tuple[np.ndarray, np.ndarray]: Scores ``(N, C)`` (softmax) and
         labels ``(N, )``.
     """
-    import torch
-    from mmengine.utils import ProgressBar
     bar = ProgressBar(len(dataloader.dataset)) if progress else None
     results = []
     with torch.no_grad():
@@ -70,7 +74,6 @@ def load_results(path: str) -> list:
         RuntimeError: It is refused (see above), truncated or not a pickle.
         ValueError: It holds no list of results.
     """
-    from mogazoo.utils import load_plain_pickle
     check_file_exists(path, 'Results file')
     results = load_plain_pickle(path, 'Results file')
     if not isinstance(results, (list, tuple)):
@@ -172,9 +175,6 @@ def classification_summary(
         and ``weighted_avg`` (by support; AUC over the classes that have
         one), ``micro_auc`` and ``confusion_matrix`` (counts, rows true).
     """
-    from sklearn.metrics import (confusion_matrix,
-                                 precision_recall_fscore_support,
-                                 roc_auc_score)
     scores, labels, classes = _check(scores, labels, classes)
     num_classes = len(classes)
     preds = scores.argmax(axis=1)
@@ -231,7 +231,9 @@ def normalize_confusion(matrix) -> np.ndarray:
 
 
 def _figure(size):
+    # lazy: an optional / heavy dependency, imported on use
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    # lazy: an optional / heavy dependency, imported on use
     from matplotlib.figure import Figure
     fig = Figure(figsize=size)
     FigureCanvasAgg(fig)
@@ -248,7 +250,6 @@ def plot_roc(scores, labels, classes, path: str) -> str:
         classes (Sequence[str] | None): Class names.
         path (str): Output PNG.
     """
-    from sklearn.metrics import auc, roc_curve
     scores, labels, classes = _check(scores, labels, classes)
     onehot = labels[:, None] == np.arange(len(classes))
     fig = _figure((7, 6))
@@ -374,7 +375,6 @@ def write_report(
     Returns:
         dict: The summary, with ``files`` (name -> path).
     """
-    from sklearn.metrics import classification_report
     scores, labels, classes = _check(scores, labels, classes)
     summary = classification_summary(scores, labels, classes, topk)
     os.makedirs(out_dir, exist_ok=True)

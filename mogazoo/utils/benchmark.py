@@ -1,7 +1,9 @@
 """Throughput and peak memory of a model (``benchmark.py``), alone or as a
 side-by-side comparison of several variants in one process
 (``benchmark.py --compare``)."""
+import resource
 import statistics
+import sys
 import threading
 import time
 from typing import Callable, List, Sequence
@@ -9,7 +11,15 @@ from typing import Callable, List, Sequence
 import torch
 import torch.nn.functional as F
 
-from mogazoo.engine.hooks import peak_memory_mb
+
+def peak_memory_mb(device: str = 'auto') -> float:
+    """Peak memory of this process so far, in MiB: CUDA memory allocated by
+    torch when the run is on a GPU, else the resident set size."""
+    if device == 'cuda' or (device == 'auto' and torch.cuda.is_available()
+                            and torch.cuda.is_initialized()):
+        return torch.cuda.max_memory_allocated() / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == 'darwin' else rss / 2**10
 
 
 def resolve_device(device):

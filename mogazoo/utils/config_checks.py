@@ -11,7 +11,9 @@ import logging
 import os.path as osp
 import sys
 
+import torch
 from mmengine.logging import print_log
+from mmengine.runner import Runner, find_latest_checkpoint
 
 #: Top-level keys a config may set without having them already: the
 #: arguments of mmengine's Runner and what mmengine / mogazoo read beside.
@@ -36,7 +38,6 @@ EXTRA_TOP_LEVEL_KEYS = frozenset({
 
 
 def _runner_keys():
-    from mmengine.runner import Runner
     return {
         name
         for name in inspect.signature(Runner.__init__).parameters
@@ -91,7 +92,6 @@ def check_resume(work_dir: str, allow_fresh: bool = False) -> str:
         FileNotFoundError: Nothing to resume, or ``last_checkpoint`` names
             a file that is gone.
     """
-    from mmengine.runner import find_latest_checkpoint
     latest = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) \
         else None
     if latest is not None and not osp.isfile(latest):
@@ -157,7 +157,6 @@ def check_schedule(cfg) -> list:
 
 def check_amp_device() -> None:
     """Raise when ``--amp`` is asked for on a machine without CUDA."""
-    import torch
     if not torch.cuda.is_available():
         raise RuntimeError(
             '--amp needs a CUDA GPU (fp16 autocast with loss scaling) and '

@@ -10,6 +10,8 @@ their classes, is drawn with matplotlib's object API (no pyplot state).
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import DATASETS
 
 from .predictions import enlarge
 
@@ -24,8 +26,6 @@ def build_dataset(cfg, phase: str = 'train'):
     Raises:
         ValueError: An unknown phase, or a config without that loader.
     """
-    from mmengine.registry import init_default_scope
-    from mmpretrain.registry import DATASETS
     if phase not in PHASES:
         raise ValueError(f'phase must be one of {PHASES}, got {phase!r}')
     loader = cfg.get(f'{phase}_dataloader')
@@ -62,6 +62,7 @@ def sample_pictures(dataset,
     Yields:
         tuple: ``(index, class name, H x W x 3 uint8 RGB)``.
     """
+    # lazy: an optional / heavy dependency, imported on use
     import mmcv
     if mode not in MODES:
         raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
@@ -94,6 +95,7 @@ def render_grid(pictures: Sequence[Tuple[int, str, np.ndarray]],
     """The pictures of :func:`sample_pictures` in a grid, each titled
     ``#index: class``; returns ``H x W x 3`` uint8 RGB."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    # lazy: an optional / heavy dependency, imported on use
     from matplotlib.figure import Figure
     if not pictures:
         raise ValueError('no samples to draw')

@@ -48,6 +48,10 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.dataset import pseudo_collate
+from PIL import Image
+
+from mogazoo.datasets.pipeline import test_pipeline_data
 
 #: ``--method`` names and the grad-cam classes they use.
 METHODS = {
@@ -95,6 +99,7 @@ def _grad_cam():
     """The ``pytorch_grad_cam`` module, or an ImportError saying how to
     install it."""
     try:
+        # lazy: an optional / heavy dependency, imported on use
         import pytorch_grad_cam
     except ImportError as exc:
         raise ImportError(
@@ -342,9 +347,7 @@ def preprocess(model: nn.Module, image: Union[str, np.ndarray]):
         ValueError: A model without ``cfg`` or an array that is not
             ``H x W x 3``.
     """
-    from mmengine.dataset import pseudo_collate
 
-    from mogazoo.apis.inference import test_pipeline_data
     if not hasattr(model, 'cfg'):
         raise ValueError('model has no .cfg: build it with mogazoo.get_model')
     data = test_pipeline_data(model, image)
@@ -358,7 +361,6 @@ def preprocess(model: nn.Module, image: Union[str, np.ndarray]):
         shown = np.repeat(shown[..., :1], 3, axis=2)
     shown = np.ascontiguousarray(np.clip(shown, 0, 255).astype(np.uint8))
     if shown.shape[:2] != tuple(inputs.shape[2:]):  # padded by the
-        from PIL import Image  # preprocessor: show what the model sees
         shown = np.asarray(
             Image.fromarray(shown).resize((inputs.shape[3], inputs.shape[2]),
                                           Image.BILINEAR))
@@ -381,6 +383,7 @@ def overlay_cam(image: np.ndarray,
     Returns:
         np.ndarray: ``H x W x 3`` uint8 RGB.
     """
+    # lazy: an optional / heavy dependency, imported on use
     from matplotlib import colormaps
     if image.shape[:2] != cam.shape:
         raise ValueError(f'image {image.shape[:2]} and cam {cam.shape} '
@@ -441,6 +444,7 @@ def compute_cams(model: nn.Module,
         if isinstance(image, str) and not osp.isfile(image):
             raise FileNotFoundError(f'Image not found: {image}')
     classes = (getattr(model, 'dataset_meta', None) or {}).get('classes')
+    # lazy: an optional / heavy dependency, imported on use
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     shared = dict(batch=1, input_hw=None, token_hw={})
@@ -544,7 +548,6 @@ def save_cam(result: CAMResult, path: str) -> str:
     Returns:
         str: ``path``.
     """
-    from PIL import Image
     if osp.dirname(path):
         os.makedirs(osp.dirname(path), exist_ok=True)
     Image.fromarray(result.overlay).save(path, format='PNG')

@@ -304,7 +304,9 @@ def plot_curves(work_dirs: Sequence[str],
     keys = list(dict.fromkeys(keys))
     curves = collect_curves(runs, keys)
 
+    # lazy: an optional / heavy dependency, imported on use
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    # lazy: an optional / heavy dependency, imported on use
     from matplotlib.figure import Figure
     width, height = figsize
     fig = Figure(figsize=(width, height * len(keys)), dpi=dpi)

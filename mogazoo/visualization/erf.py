@@ -10,6 +10,7 @@ the maps are averaged over the images. :func:`erf_scores` then log-scales
 %, the area ratio of the smallest centred square holding that share of the
 total score: a small ratio is a concentrated ERF, a large one a wide ERF.
 """
+import os
 import os.path as osp
 from typing import Dict, Sequence
 
@@ -98,8 +99,10 @@ def high_contribution_ratios(
 def save_erf(erf: np.ndarray, path: str, title: str = None) -> str:
     """The log-scaled map (:func:`erf_scores`) as a heat map PNG, with the
     high-contribution area ratios in the title."""
+    # lazy: an optional / heavy dependency, imported on use
     import matplotlib
     matplotlib.use('Agg')
+    # lazy: an optional / heavy dependency, imported on use
     import matplotlib.pyplot as plt
     ratios = high_contribution_ratios(erf)
     fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=100)
@@ -110,7 +113,6 @@ def save_erf(erf: np.ndarray, path: str, title: str = None) -> str:
     ax.set_title((f'{title}\n' if title else '') + text, fontsize=8)
     fig.tight_layout()
     if osp.dirname(path):
-        import os
         os.makedirs(osp.dirname(path), exist_ok=True)
     fig.savefig(path)
     plt.close(fig)

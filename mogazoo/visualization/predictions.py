@@ -13,6 +13,7 @@ import os.path as osp
 from typing import List, Optional, Sequence
 
 import numpy as np
+from PIL import Image
 
 #: Fill of the bars (matplotlib's tab:blue), RGB.
 BAR_COLOR = (31, 119, 180)
@@ -21,7 +22,6 @@ BAR_COLOR = (31, 119, 180)
 def enlarge(image: np.ndarray, size: int) -> np.ndarray:
     """``image`` (``H x W x 3`` uint8) resized with nearest neighbours to
     ``size`` pixels high (width in proportion, at least 1)."""
-    from PIL import Image
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError('image must be H x W x 3 uint8, got shape '
                          f'{image.shape} {image.dtype}')
@@ -54,7 +54,9 @@ def render_bars(preds: Sequence[dict],
     Returns:
         np.ndarray: ``size x width x 3`` uint8 RGB.
     """
+    # lazy: an optional / heavy dependency, imported on use
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    # lazy: an optional / heavy dependency, imported on use
     from matplotlib.figure import Figure
     if not preds:
         raise ValueError('no predictions to draw')
@@ -124,7 +126,6 @@ def render_prediction(preds: Sequence[dict],
 def save_rgb(array: np.ndarray, path: str) -> str:
     """Write an ``H x W x 3`` uint8 RGB array as a PNG (folders created);
     returns ``path``."""
-    from PIL import Image
     if osp.dirname(path):
         os.makedirs(osp.dirname(path), exist_ok=True)
     Image.fromarray(array).save(path, format='PNG')

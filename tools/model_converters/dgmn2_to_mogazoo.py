@@ -12,8 +12,8 @@ The released files also pickle the training arguments (an
 ``weights_only=True``; pass ``--trust-file`` for files from a source you
 trust.
 """
-from mogazoo.converters.common import converter_main
-from mogazoo.converters.dgmn2 import convert_dgmn2
+from mogazoo.checkpoint.converters.common import converter_main
+from mogazoo.checkpoint.converters.dgmn2 import convert_dgmn2
 
 
 def main(argv=None):

@@ -15,8 +15,8 @@ that size). The derived buffers of the official
 model are dropped; a file that also pickles timm's training arguments needs
 ``--trust-file``.
 """
-from mogazoo.converters.common import converter_main
-from mogazoo.converters.fastervit import convert_fastervit
+from mogazoo.checkpoint.converters.common import converter_main
+from mogazoo.checkpoint.converters.fastervit import convert_fastervit
 
 
 def main(argv=None):

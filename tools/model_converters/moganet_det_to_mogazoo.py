@@ -9,8 +9,8 @@ backbone in mogazoo's names (``backbone.patch_embeds`` / ``stages`` /
 it loads with ``strict=True`` into the model of the matching
 ``configs/moganet/det/*.py``.
 """
-from mogazoo.converters import convert_moganet_det
-from mogazoo.converters.common import converter_main
+from mogazoo.checkpoint.converters import convert_moganet_det
+from mogazoo.checkpoint.converters.common import converter_main
 
 
 def main(argv=None):

@@ -8,8 +8,8 @@ names (``backbone.patch_embeds`` / ``stages`` / ``norms``) and the neck and
 heads as they are (mmseg 1 kept their names); it loads with ``strict=True``
 into the model of the matching ``configs/moganet/seg/*.py``.
 """
-from mogazoo.converters import convert_moganet_seg
-from mogazoo.converters.common import converter_main
+from mogazoo.checkpoint.converters import convert_moganet_seg
+from mogazoo.checkpoint.converters.common import converter_main
 
 
 def main(argv=None):

@@ -11,9 +11,9 @@ buffers, which are dropped otherwise); the layout is told from the keys.
 DST holds ``backbone.*`` and ``head.*`` keys that load with ``strict=True``
 into the model of the matching ``configs/moganet/moganet-<arch>_*_in1k*.py``.
 """
-from mogazoo.converters import convert_moganet
-from mogazoo.converters.common import converter_main
-from mogazoo.converters.moganet import is_openmixup_moganet, openmixup_ema_keys
+from mogazoo.checkpoint.converters import convert_moganet
+from mogazoo.checkpoint.converters.common import converter_main
+from mogazoo.checkpoint.converters.moganet import is_openmixup_moganet, openmixup_ema_keys
 
 
 def convert(state_dict):

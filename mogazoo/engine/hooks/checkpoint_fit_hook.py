@@ -4,7 +4,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop
 from mmpretrain.registry import HOOKS
 
-from mogazoo.utils.checkpoint_fit import check_fit
+from mogazoo.checkpoint import check_fit
 
 
 @HOOKS.register_module()
@@ -16,7 +16,7 @@ class CheckpointFitHook(Hook):
     mismatch" / "missing keys" log lines, and evaluation goes on with a
     partly random network. This hook, run before the weights are copied
     (``after_load_checkpoint``), applies the rules of
-    :func:`mogazoo.utils.checkpoint_fit.check_fit`:
+    :func:`mogazoo.checkpoint.fit.check_fit`:
 
     - evaluation (``tools/test.py``, ``dist_test.sh``) and ``--resume``:
       ``'strict'``, every tensor must fit, else the run stops with a summary

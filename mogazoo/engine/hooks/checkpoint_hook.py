@@ -14,6 +14,7 @@ from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 from mmpretrain.registry import HOOKS
 
+from mogazoo.checkpoint import load_checkpoint
 from mogazoo.utils.atomic_io import (TMP_SUFFIX, atomic_writer, commit_file,
                                      write_atomic)
 
@@ -266,8 +267,7 @@ class AtomicCheckpointHook(CheckpointHook):
         """
         if not self._is_local():
             return super()._publish_model(runner, ckpt_path)
-        from mmengine.runner.checkpoint import _load_checkpoint
-        checkpoint = _load_checkpoint(ckpt_path, map_location='cpu')
+        checkpoint = load_checkpoint(ckpt_path, map_location='cpu')
         removed = [k for k in list(checkpoint) if k not in self.published_keys]
         for key in removed:
             checkpoint.pop(key)

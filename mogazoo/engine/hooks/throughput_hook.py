@@ -1,22 +1,11 @@
 """A hook that logs training throughput and peak memory."""
-import resource
-import sys
 import time
 
-import torch
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-
-def peak_memory_mb(device: str = 'auto') -> float:
-    """Peak memory of this process so far, in MiB: CUDA memory allocated by
-    torch when the run is on a GPU, else the resident set size."""
-    if device == 'cuda' or (device == 'auto' and torch.cuda.is_available()
-                            and torch.cuda.is_initialized()):
-        return torch.cuda.max_memory_allocated() / 2**20
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 2**20 if sys.platform == 'darwin' else rss / 2**10
+from mogazoo.utils.benchmark import peak_memory_mb
 
 
 @HOOKS.register_module()

@@ -4,11 +4,11 @@ from typing import List, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.runner import load_checkpoint
 from mmpretrain.models import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from mogazoo.checkpoint import load_state_dict
 from mogazoo.utils import check_file_exists, load_config
 
 DISTILL_TYPES = ('soft', 'hard', 'none')
@@ -139,12 +139,11 @@ class DistillImageClassifier(ImageClassifier):
             raise ValueError('DistillImageClassifier needs teacher_checkpoint')
         check_file_exists(self.teacher_checkpoint, 'Teacher checkpoint')
         teacher = MODELS.build(copy.deepcopy(cfg))
-        load_checkpoint(
+        load_state_dict(
             teacher,
             self.teacher_checkpoint,
-            map_location='cpu',
-            strict=True,
-            logger='current')
+            'strict',
+            target='the teacher of DistillImageClassifier')
         teacher.requires_grad_(False)
         device = next(self.parameters()).device
         return teacher.eval().to(device)

@@ -4,20 +4,16 @@ mmengine's ``PretrainedInit`` loads non-strictly: a checkpoint of another
 arch or family, a missing ``prefix`` or an unconverted official file leave a
 random backbone and a few log lines. The backbones hand their ``Pretrained``
 init to :class:`CheckedPretrainedInit` instead (:func:`checked_pretrained`),
-which loads through mmengine's checkpoint loaders (so official checkpoints
-are converted in memory, see :mod:`mogazoo.converters.auto`) and refuses a
-checkpoint that does not fit (:func:`mogazoo.utils.checkpoint_fit.check_fit`
-with the ``'backbone'`` rule).
+which loads through :func:`mogazoo.checkpoint.load_state_dict` (official
+checkpoints converted in memory) with the ``'backbone'`` rule of
+:func:`mogazoo.checkpoint.check_fit`: a checkpoint that does not fit is
+refused.
 """
-from collections import OrderedDict
 from contextlib import contextmanager
 
-from mmengine.logging import print_log
 from mmengine.model.weight_init import PretrainedInit, update_init_info
-from mmengine.runner.checkpoint import _load_checkpoint
 
-from mogazoo.utils.checkpoint_fit import (CheckpointMismatchError, check_fit,
-                                          strip_module)
+from mogazoo.checkpoint import load_state_dict
 
 
 class CheckedPretrainedInit(PretrainedInit):
@@ -42,31 +38,13 @@ class CheckedPretrainedInit(PretrainedInit):
 
     def __call__(self, module):
         name = type(module).__name__
-        checkpoint = _load_checkpoint(self.checkpoint, self.map_location)
-        state = strip_module(
-            checkpoint.get('state_dict', checkpoint
-                           ) if isinstance(checkpoint, dict) else {})
-        own = module.state_dict()
-        prefix = self.prefix
-        if prefix is None and not any(k in own for k in state) and any(
-                k.startswith('backbone.') for k in state):
-            prefix = 'backbone.'
-        if prefix:
-            prefix = prefix if prefix.endswith('.') else prefix + '.'
-            state = OrderedDict((k[len(prefix):], v) for k, v in state.items()
-                                if k.startswith(prefix))
-            if not state:
-                raise CheckpointMismatchError(
-                    f'Checkpoint {self.checkpoint} has no key under the '
-                    f'prefix {prefix!r} given in the {name} init_cfg')
-        fitted = check_fit(own, state, 'backbone', self.checkpoint,
-                           f'the {name} backbone')
-        module.load_state_dict(fitted, strict=False)
-        loaded = sum(k in own for k in fitted)
-        print_log(
-            f'{name}: {loaded} of {len(own)} tensors loaded from '
-            f'{self.checkpoint}' + (f' (prefix {prefix!r})' if prefix else ''),
-            logger='current')
+        load_state_dict(
+            module,
+            self.checkpoint,
+            rule='backbone',
+            target=f'the {name} backbone',
+            prefix=self.prefix,
+            map_location=self.map_location)
         if hasattr(module, '_params_init_info'):
             update_init_info(module, init_info=self._get_init_info())
 

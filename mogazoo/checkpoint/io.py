@@ -17,15 +17,25 @@ unpickling it) to say which ones a refused file needs:
 """
 import _compat_pickle
 import argparse
-import contextlib
+import builtins
 import io
 import os.path as osp
 import pickle
 import pickletools
+import types
 import zipfile
 from collections import OrderedDict
 
+import numpy as np
 import torch
+from mmengine.logging.history_buffer import HistoryBuffer
+from torch import _utils
+from torch._tensor import _rebuild_from_type_v2 as _torch_rebuild_from_type
+
+try:  # numpy >= 2
+    from numpy._core import multiarray, numeric
+except ImportError:  # numpy 1.x
+    from numpy.core import multiarray, numeric
 
 #: Modules (and their sub-modules) whose functions can run code, start
 #: processes, open files or sockets, or reach any object of the process.
@@ -245,16 +255,12 @@ def _rebuild_from_type_v2(func, new_type, args, state):
     if new_type not in (torch.Tensor, torch.nn.Parameter):
         raise pickle.UnpicklingError(
             f'tensors of type {new_type!r} are not allowed')
-    from torch._tensor import _rebuild_from_type_v2 as rebuild
-    return rebuild(func, new_type, args, state)
+    return _torch_rebuild_from_type(func, new_type, args, state)
 
 
 def _plain_globals():
     """``module.name`` -> object of everything a plain results pickle may
     reference."""
-    import builtins
-
-    import numpy as np
     allowed = {
         f'builtins.{name}': getattr(builtins, name)
         for name in ('bool', 'bytearray', 'bytes', 'complex', 'dict', 'float',
@@ -264,10 +270,6 @@ def _plain_globals():
     allowed['_codecs.encode'] = _encode_latin1
     allowed['collections.OrderedDict'] = OrderedDict
     # numpy arrays, dtypes and scalars, as numpy 1.x and 2.x name them
-    try:
-        from numpy._core import multiarray, numeric
-    except ImportError:  # numpy 1.x
-        from numpy.core import multiarray, numeric
     for module in ('numpy.core', 'numpy._core'):
         allowed[f'{module}.multiarray._reconstruct'] = multiarray._reconstruct
         allowed[f'{module}.multiarray.scalar'] = multiarray.scalar
@@ -279,7 +281,6 @@ def _plain_globals():
         if name.endswith('DType'):
             allowed[f'numpy.dtypes.{name}'] = getattr(np.dtypes, name)
     # torch tensors, as plain pickle writes them
-    from torch import _utils
     for name in ('_rebuild_tensor', '_rebuild_tensor_v2',
                  '_rebuild_parameter'):
         allowed[f'torch._utils.{name}'] = getattr(_utils, name)
@@ -372,33 +373,77 @@ def load_plain_pickle(path, what='Pickle file'):
 # torch.save files
 # --------------------------------------------------------------------------
 
+
+def _history_buffer_getattr(obj, name):
+    """Stands in for ``getattr`` while loading with ``weights_only``.
+
+    A pickled ``HistoryBuffer`` refers to its statistics methods as
+    ``getattr(HistoryBuffer, 'mean')``. Allowing the real ``getattr`` would
+    let a file reach any attribute of any allowed class (and call it), so
+    only those four look-ups are answered; anything else is refused.
+    """
+    if obj is HistoryBuffer and name in ('min', 'max', 'current', 'mean'):
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'getattr({obj!r}, {name!r}) is not allowed in a checkpoint')
+
+
+def mmengine_checkpoint_globals():
+    """What mmengine 0.10.7's CheckpointHook and runner pickle into a
+    checkpoint (message hub log buffers and the numpy arrays, dtypes and
+    scalars they hold), as entries of torch's safe-globals list.
+
+    torch >= 2.6 loads with ``weights_only=True`` and refuses them
+    (mmengine #1655); :func:`load_torch_file` allows exactly these, and
+    ``import mogazoo`` adds them to torch's list for every ``torch.load``
+    (:mod:`mogazoo.compat`).
+    """
+    dtype_classes = [
+        getattr(np.dtypes, name) for name in dir(np.dtypes)
+        if name.endswith('DType')
+    ]
+    # files written under numpy 1.x (mmcv 1.x checkpoints: mmseg 0.x stores
+    # its best mIoU as a numpy scalar in meta.hook_msgs) name these
+    # numpy.core.multiarray.*, which numpy 2 moved to numpy._core
+    numpy1_names = [(multiarray._reconstruct,
+                     'numpy.core.multiarray._reconstruct'),
+                    (multiarray.scalar, 'numpy.core.multiarray.scalar')]
+    return [
+        HistoryBuffer, multiarray._reconstruct, multiarray.scalar, np.ndarray,
+        np.dtype, (_history_buffer_getattr, 'builtins.getattr')
+    ] + numpy1_names + dtype_classes
+
+
 #: Globals :func:`load_torch_file` allows beyond torch's ``weights_only``
-#: set: official timm / DeiT checkpoints pickle their training arguments.
+#: set and mmengine's checkpoint contents: official timm / DeiT checkpoints
+#: pickle their training arguments.
 EXTRA_SAFE_GLOBALS = (argparse.Namespace, )
 
 
-@contextlib.contextmanager
-def _extra_safe_globals():
-    """Add :data:`EXTRA_SAFE_GLOBALS` to torch's allow-list for the
-    duration, removing afterwards only those that were not there before."""
-    present = set(torch.serialization.get_safe_globals())
-    added = [g for g in EXTRA_SAFE_GLOBALS if g not in present]
-    with torch.serialization.safe_globals(added):
-        yield
+def _safe_globals():
+    """torch's ``safe_globals`` context with mmengine's checkpoint contents
+    and :data:`EXTRA_SAFE_GLOBALS`. Only those not in torch's list yet are
+    passed: leaving the context removes what it was given, also entries
+    that were there before (``import mogazoo`` adds mmengine's)."""
+    present = torch.serialization.get_safe_globals()
+    wanted = mmengine_checkpoint_globals() + list(EXTRA_SAFE_GLOBALS)
+    return torch.serialization.safe_globals(
+        [g for g in wanted if g not in present])
 
 
-def _weights_only_names():
-    """Names torch's ``weights_only`` unpickler accepts, with ours."""
-    try:
-        from torch import _weights_only_unpickler as wou
-        names = set(wou._get_allowed_globals()) | set(
-            wou._get_user_allowed_globals())
-    except (ImportError, AttributeError):  # private API of torch
-        names = set()
-    return names | {
-        f'{g.__module__}.{g.__qualname__}'
-        for g in EXTRA_SAFE_GLOBALS
-    }
+def _unsafe_globals(path, names):
+    """The globals of a file that ``weights_only`` refuses (under
+    :func:`_safe_globals`). torch lists them for zip files; for a legacy
+    file, every global outside torch, numpy, plain containers and
+    :data:`EXTRA_SAFE_GLOBALS` is taken."""
+    if zipfile.is_zipfile(path):
+        with _safe_globals():
+            return torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    plain = ('torch', 'numpy', 'collections', 'builtins', '_codecs')
+    extra = {f'{g.__module__}.{g.__qualname__}' for g in EXTRA_SAFE_GLOBALS}
+    return [
+        n for n in names if n.split('.')[0] not in plain and n not in extra
+    ]
 
 
 class _GuardedUnpickler(pickle.Unpickler):
@@ -415,7 +460,6 @@ class _GuardedUnpickler(pickle.Unpickler):
 def _guarded_pickle_module():
     """A stand-in for the :mod:`pickle` module (``torch.load``'s
     ``pickle_module``) that unpickles with :class:`_GuardedUnpickler`."""
-    import types
     module = types.ModuleType('mogazoo_guarded_pickle')
     module.__dict__.update({
         k: v
@@ -441,8 +485,8 @@ def load_torch_file(path, map_location='cpu', trust_file=False):
     """Read a ``torch.save`` file without letting it run code.
 
     The file is read with ``weights_only=True``, which allows tensors,
-    plain containers, what :func:`mogazoo.utils.allow_mmengine_checkpoints`
-    adds (mmengine's checkpoint contents) and :data:`EXTRA_SAFE_GLOBALS`
+    plain containers, mmengine's checkpoint contents
+    (:func:`mmengine_checkpoint_globals`) and :data:`EXTRA_SAFE_GLOBALS`
     (``argparse.Namespace``). When that fails on another global, the globals
     of the file are listed without loading it: a file that references any
     :func:`dangerous_globals` (``os``, ``posix``, ``subprocess``,
@@ -469,10 +513,8 @@ def load_torch_file(path, map_location='cpu', trust_file=False):
         RuntimeError: It references other unknown globals (and
             ``trust_file`` is False), or is truncated or corrupt.
     """
-    from .compat import allow_mmengine_checkpoints
     if not osp.isfile(path):
         raise FileNotFoundError(f'Checkpoint not found: {path}')
-    allow_mmengine_checkpoints()
 
     def corrupt(exc):
         return RuntimeError(
@@ -480,7 +522,7 @@ def load_torch_file(path, map_location='cpu', trust_file=False):
             f'{type(exc).__name__}: {exc}')
 
     try:
-        with _extra_safe_globals():
+        with _safe_globals():
             return torch.load(
                 path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -492,8 +534,7 @@ def load_torch_file(path, map_location='cpu', trust_file=False):
     except Exception as exc:  # noqa: BLE001 - re-raised with the path
         raise corrupt(failure) from exc
     _refuse_dangerous(path, names)
-    safe = _weights_only_names()
-    unknown = [n for n in names if n not in safe]
+    unknown = _unsafe_globals(path, names)
     if not unknown:  # refused for another reason than a global
         raise corrupt(failure) from failure
     if not trust_file:
@@ -514,3 +555,51 @@ def load_torch_file(path, map_location='cpu', trust_file=False):
         ) from exc
     except Exception as exc:  # noqa: BLE001 - re-raised with the path
         raise corrupt(exc) from exc
+
+
+def check_checkpoint(path: str) -> str:
+    """Raise a clear error if ``path`` is missing or not a readable torch
+    checkpoint (a truncated or corrupt file, or another kind of file).
+
+    Zip-format checkpoints (torch >= 1.6) are checked without unpickling
+    them: the central directory, then the CRC-32 of every member, so damaged
+    tensor bytes are caught even when the directory is intact (reading the
+    file once, about a second per GB). Legacy files are loaded with
+    ``weights_only=True``.
+
+    Args:
+        path (str): The checkpoint file.
+
+    Returns:
+        str: ``path``.
+
+    Raises:
+        FileNotFoundError: The file is missing.
+        RuntimeError: It is corrupt (naming the first damaged member),
+            truncated or not a torch checkpoint.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Checkpoint not found: {path}')
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+                if not any(n.endswith('data.pkl') for n in names):
+                    raise RuntimeError(
+                        f'Checkpoint {path} is a zip file but not a torch '
+                        'checkpoint')
+                bad = zf.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise RuntimeError(f'Checkpoint {path} is corrupt: {exc}') from exc
+        if bad is not None:
+            raise RuntimeError(
+                f'Checkpoint {path} is corrupt: its member {bad} fails the '
+                'CRC check (damaged data; download or copy the file again)')
+        return path
+    try:
+        torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the path
+        raise RuntimeError(
+            f'Checkpoint {path} is not a readable torch checkpoint '
+            f'(truncated or corrupt?): {type(exc).__name__}: {exc}') from exc
+    return path

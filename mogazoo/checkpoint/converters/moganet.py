@@ -22,6 +22,8 @@ the second alone.
 import re
 from collections import OrderedDict
 
+from ..keys import rename_keys, strip_module
+
 _RULES = [
     # stem: patch_embed1.projection.{0..4} -> patch_embeds.0.{0..4}
     (r'^patch_embed1\.projection\.', 'backbone.patch_embeds.0.'),
@@ -51,33 +53,34 @@ OPENMIXUP_HEAD = ('head.fc.weight', 'head.fc.bias')
 #: parameter: ``ema_`` + the parameter's name with ``.`` as ``_``.
 OPENMIXUP_EMA_PREFIX = 'ema_'
 
+#: Heads that only one task has: they tell an official detection (mmdet
+#: 2.x) from a segmentation (mmseg 0.x) checkpoint.
+TASK_MARKERS = OrderedDict(
+    det=re.compile(r'^(bbox_head|rpn_head|roi_head)\.'),
+    seg=re.compile(r'^(decode_head|auxiliary_head)\.'),
+)
 
-def _strip_module(state_dict):
-    return OrderedDict(
-        (k[len('module.'):] if k.startswith('module.') else k, v)
-        for k, v in state_dict.items())
+
+def tasks_present(keys):
+    """The tasks (``'det'``, ``'seg'``) whose heads ``keys`` hold."""
+    return [
+        task for task, marker in TASK_MARKERS.items() if any(
+            marker.match(k) for k in keys)
+    ]
+
+
+def detect_task(state_dict) -> str:
+    """``'det'`` or ``'seg'`` from the heads of a det/seg state dict, or
+    ``''`` when it has neither kind (or both)."""
+    found = tasks_present(strip_module(state_dict))
+    return found[0] if len(found) == 1 else ''
 
 
 def _map_official(state_dict, prefix=''):
     """Official (MogaNet repository) names -> mogazoo names; ``prefix`` is
     how the keys were named in the input, for messages."""
-    out = OrderedDict()
-    unknown = []
-    for key, value in state_dict.items():
-        for pattern, repl in _RULES:
-            new, n = re.subn(pattern, repl, key)
-            if n:
-                break
-        else:
-            unknown.append(prefix + key)
-            continue
-        for pattern, repl in _INNER:
-            new = re.sub(pattern, repl, new)
-        out[new] = value
-    if unknown:
-        raise ValueError(
-            f'{len(unknown)} keys are not MogaNet keys, e.g. {unknown[:5]}; '
-            'is this an official MogaNet checkpoint?')
+    out = rename_keys(
+        state_dict, _RULES, 'MogaNet', inner=_INNER, prefix=prefix)
     if not any(k.startswith('backbone.stages.') for k in out):
         raise ValueError(f'No MogaNet block weights ({prefix}blocks1.*) '
                          'found')
@@ -93,7 +96,7 @@ def is_openmixup_moganet(state_dict) -> bool:
     the backbone but have no ``head.*`` (their heads are ``bbox_head``,
     ``decode_head`` ...).
     """
-    keys = list(_strip_module(state_dict))
+    keys = list(strip_module(state_dict))
     return any(OPENMIXUP_BACKBONE.match(k) for k in keys) and \
         any(k.startswith('head.') for k in keys)
 
@@ -101,7 +104,7 @@ def is_openmixup_moganet(state_dict) -> bool:
 def openmixup_ema_keys(state_dict):
     """The ``ema_*`` buffers of OpenMixup's ``EMAHook`` in a state dict."""
     return [
-        k for k in _strip_module(state_dict)
+        k for k in strip_module(state_dict)
         if k.startswith(OPENMIXUP_EMA_PREFIX)
     ]
 
@@ -123,7 +126,7 @@ def convert_moganet_openmixup(state_dict):
             head, a mixup block, a momentum encoder, a det/seg module, a
             MIM mask token ...), or no official MogaNet backbone.
     """
-    state_dict = _strip_module(state_dict)
+    state_dict = strip_module(state_dict)
     backbone = OrderedDict()
     head = OrderedDict()
     unknown = []
@@ -136,7 +139,6 @@ def convert_moganet_openmixup(state_dict):
         elif not key.startswith(OPENMIXUP_EMA_PREFIX):
             unknown.append(key)
     if unknown:
-        from .moganet_downstream import detect_task
         hint = dict(
             det='; it looks like a detection checkpoint: use '
             'moganet_det_to_mogazoo.py',
@@ -169,6 +171,6 @@ def convert_moganet(state_dict):
         ValueError: if a key is not part of an official MogaNet, or the dict
             holds no MogaNet keys at all.
     """
-    if any(OPENMIXUP_BACKBONE.match(k) for k in _strip_module(state_dict)):
+    if any(OPENMIXUP_BACKBONE.match(k) for k in strip_module(state_dict)):
         return convert_moganet_openmixup(state_dict)
     return _map_official(state_dict)

@@ -24,6 +24,8 @@ from typing import Dict, Mapping
 
 from mmengine.logging import print_log
 
+from .keys import strip_module
+
 #: Key fragments that give a mogazoo family away.
 FAMILY_MARKERS = OrderedDict(
     MogaNet=re.compile(r'\.attn\.value\.(dw|pw)_conv'),
@@ -40,17 +42,6 @@ SHOWN = 3  # names shown per kind of difference
 
 class CheckpointMismatchError(RuntimeError):
     """A checkpoint that does not fit the model it is loaded into."""
-
-
-def strip_module(state_dict: Mapping) -> 'OrderedDict':
-    """The state dict without DataParallel's ``module.`` prefixes (its
-    ``_metadata``, which versioned modules read, kept)."""
-    out = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v)
-                      for k, v in state_dict.items())
-    metadata = getattr(state_dict, '_metadata', None)
-    if metadata is not None:
-        out._metadata = metadata
-    return out
 
 
 def guess_family(keys) -> str:

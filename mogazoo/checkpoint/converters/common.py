@@ -1,11 +1,16 @@
 """Reading official checkpoints and writing mmengine ones."""
+import argparse
 import os
 import os.path as osp
+import secrets
+import sys
 from collections import OrderedDict
 
 import torch
 
 from mogazoo.utils.atomic_io import atomic_writer
+from ..io import load_torch_file
+from ..keys import strip_module
 
 STATE_DICT_KEYS = ('state_dict', 'model', 'module')
 #: The buffers of mmcv 1.x's / OpenMixup's ``EMAHook``: ``ema_`` + the
@@ -20,7 +25,7 @@ def load_official_state_dict(path, ema=False, trust_file=False):
     with ``ema=True``), ``model`` (DeiT) or ``module``, or a bare state dict.
     ``module.`` prefixes (DataParallel) are stripped.
 
-    The file is read by :func:`mogazoo.utils.load_torch_file`: tensors,
+    The file is read by :func:`mogazoo.checkpoint.io.load_torch_file`: tensors,
     plain containers and the ``argparse.Namespace`` of training arguments
     that timm and DeiT pickle load as they are; a file that references
     globals which can run code (``os``, ``posix``, ``builtins.exec`` ...) is
@@ -47,7 +52,6 @@ def load_official_state_dict(path, ema=False, trust_file=False):
         KeyError: ``ema=True`` but the file holds no ``state_dict_ema``
             (nor ``ema_*`` buffers).
     """
-    from mogazoo.utils.safe_load import load_torch_file
     ckpt = load_torch_file(path, map_location='cpu', trust_file=trust_file)
     return select_state_dict(ckpt, ema, path)
 
@@ -99,9 +103,7 @@ def select_state_dict(ckpt, ema=False, source='checkpoint'):
             isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise RuntimeError(f'{source} does not hold a state dict of tensors '
                            f'(top-level keys: {sorted(ckpt)[:10]})')
-    state_dict = OrderedDict(
-        (k[len('module.'):] if k.startswith('module.') else k, v)
-        for k, v in state_dict.items())
+    state_dict = strip_module(state_dict)
     if swap_ema:
         state_dict = swap_ema_buffers(state_dict)
     return state_dict
@@ -170,7 +172,6 @@ def save_mmengine_checkpoint(state_dict, path, meta=None):
         IsADirectoryError: ``path`` is an existing folder.
         OSError: Writing failed (nothing is left behind).
     """
-    import secrets
     check_output_path(path)
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -197,8 +198,6 @@ def converter_main(name, convert, description, argv=None):
         argv (list[str], optional): Arguments; None reads ``sys.argv``.
             Defaults to None.
     """
-    import argparse
-    import sys
     parser = argparse.ArgumentParser(prog=name, description=description)
     parser.add_argument('src', help='official checkpoint')
     parser.add_argument('dst', help='where to write the mogazoo checkpoint')

@@ -1,11 +1,11 @@
-"""Pretrained weights by name: the model index, download, verify, convert
-once, cache.
+"""Pretrained weights by name: the model index, download, verify, cache.
 
     >>> import mmpretrain, mogazoo
     >>> model = mmpretrain.get_model('moganet-tiny_8xb128_in1k',
     ...                              pretrained=True)
 
-``pretrained=True`` (or an http(s) URL) goes through :func:`load_url`:
+``pretrained=True`` (or an http(s) URL) goes through
+:func:`mogazoo.checkpoint.load.load_url`:
 
 1. the official file is downloaded once to ``$MOGAZOO_HOME/checkpoints``
    (default ``~/.cache/mogazoo/checkpoints``), with a progress bar, to a
@@ -34,6 +34,7 @@ from functools import lru_cache
 from http.client import HTTPException
 from typing import Dict, Optional
 
+import yaml
 from mmengine.logging import print_log
 
 #: Metafile value of ``Converted From.SHA256`` when the source publishes
@@ -64,7 +65,7 @@ def package_root() -> str:
     """The folder holding ``configs/``, ``tools/`` and ``model-index.yml``:
     the installed package's ``.mim`` folder (a wheel install, as mmpretrain
     packages them), else the source tree (an editable install)."""
-    pkg = osp.dirname(osp.abspath(__file__))
+    pkg = osp.dirname(osp.dirname(osp.abspath(__file__)))
     mim = osp.join(pkg, '.mim')
     if osp.isfile(osp.join(mim, 'model-index.yml')):
         return mim
@@ -81,7 +82,6 @@ def model_index() -> Dict[str, dict]:
     """Every model of ``model-index.yml``: ``{name: {'config': abs path,
     'weights': URL or None, 'sha256': hex or None, 'collection': str,
     'task': str}}`` in file order."""
-    import yaml
     root = package_root()
     with open(osp.join(root, 'model-index.yml'), encoding='utf-8') as f:
         imports = yaml.safe_load(f)['Import']
@@ -147,6 +147,7 @@ def sha256_file(path: str) -> str:
 
 def _progress(total: Optional[int], done: int, name: str):
     try:
+        # lazy: an optional / heavy dependency, imported on use
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm comes with the stack
         return None
@@ -273,7 +274,7 @@ def _check_downloaded(url, part, path, expected):
         logger='current')
 
 
-def _recorded_sha256(url: str, path: str) -> str:
+def recorded_sha256(url: str, path: str) -> str:
     """The sha256 recorded for a cached file; a file put there by hand is
     checked against the published hash (if any) and recorded now."""
     record = path + '.sha256'
@@ -296,47 +297,3 @@ def converted_path(path: str) -> str:
     stem = path[:-len('.pth.tar')] if path.endswith('.pth.tar') else \
         osp.splitext(path)[0]
     return stem + '.mogazoo.pth'
-
-
-def load_url(url: str, map_location=None, progress: bool = True):
-    """A checkpoint from an http(s) URL, through the cache: downloaded once
-    (:func:`download`), an official layout converted once and the
-    converted file kept; what mmengine's ``load_checkpoint`` and
-    ``mmpretrain.get_model(..., pretrained=URL)`` read after
-    ``import mogazoo``.
-
-    Returns:
-        dict: The checkpoint (converted when the file is official).
-    """
-    import torch
-
-    from mogazoo.converters.auto import convert_if_official
-    from mogazoo.utils.atomic_io import atomic_writer
-    from mogazoo.utils.safe_load import load_torch_file
-    from mogazoo.version import __version__
-
-    path = download(url, progress=progress)
-    recorded = _recorded_sha256(url, path)
-    converted = converted_path(path)
-    if osp.isfile(converted):
-        ckpt = load_torch_file(converted, map_location=map_location)
-        meta = ckpt.get('meta') or {}
-        if meta.get('mogazoo_version') == __version__ and \
-                meta.get('source_sha256') == recorded:
-            return ckpt
-    digest = sha256_file(path)
-    if digest != recorded:
-        raise DownloadError(
-            f'{path} changed since it was downloaded from {url} (sha256 '
-            f'{digest}, recorded {recorded}); delete it to download again')
-    ckpt = load_torch_file(path, map_location=map_location)
-    out = convert_if_official(ckpt, url)
-    if out is not ckpt:
-        out['meta'].update(
-            mogazoo_version=__version__, source_sha256=digest, source_url=url)
-        with atomic_writer(converted) as tmp:
-            torch.save(out, tmp)
-        print_log(
-            f'Cached the converted checkpoint at {converted}',
-            logger='current')
-    return out

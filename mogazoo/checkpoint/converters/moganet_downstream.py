@@ -29,7 +29,8 @@ An OpenMixup MogaNet classifier has the same ``backbone.*`` but a
 import re
 from collections import OrderedDict
 
-from .moganet import convert_moganet
+from ..keys import strip_module
+from .moganet import convert_moganet, tasks_present
 
 #: task: (description, top-level modules besides the backbone)
 TASKS = OrderedDict(
@@ -38,40 +39,15 @@ TASKS = OrderedDict(
     seg=('segmentation (mmseg 0.x)', ('neck', 'decode_head',
                                       'auxiliary_head')),
 )
-#: Heads that only one task has: they tell a det from a seg checkpoint.
-_TASK_MARKERS = OrderedDict(
-    det=re.compile(r'^(bbox_head|rpn_head|roi_head)\.'),
-    seg=re.compile(r'^(decode_head|auxiliary_head)\.'),
-)
 #: Keys of the official backbone inside a det / seg checkpoint.
 OFFICIAL_BACKBONE = re.compile(
     r'^backbone\.(patch_embed1\.projection|blocks1)\.')
 
 
-def _strip_module(state_dict):
-    return OrderedDict(
-        (k[len('module.'):] if k.startswith('module.') else k, v)
-        for k, v in state_dict.items())
-
-
 def is_official_moganet_downstream(state_dict) -> bool:
     """Whether ``state_dict`` holds an official MogaNet det/seg backbone
     (``backbone.blocks1.*``; ``module.`` prefixes allowed)."""
-    return any(OFFICIAL_BACKBONE.match(k) for k in _strip_module(state_dict))
-
-
-def _tasks_present(keys):
-    return [
-        task for task, marker in _TASK_MARKERS.items() if any(
-            marker.match(k) for k in keys)
-    ]
-
-
-def detect_task(state_dict) -> str:
-    """``'det'`` or ``'seg'`` from the heads of a det/seg state dict, or
-    ``''`` when it has neither kind (or both)."""
-    found = _tasks_present(_strip_module(state_dict))
-    return found[0] if len(found) == 1 else ''
+    return any(OFFICIAL_BACKBONE.match(k) for k in strip_module(state_dict))
 
 
 def convert_moganet_downstream(state_dict, task=None):
@@ -94,8 +70,8 @@ def convert_moganet_downstream(state_dict, task=None):
             dict of the other task, or keys of neither backbone, neck nor
             the task's heads.
     """
-    state_dict = _strip_module(state_dict)
-    present = _tasks_present(state_dict)
+    state_dict = strip_module(state_dict)
+    present = tasks_present(state_dict)
     if len(present) > 1:
         raise ValueError('The state dict has both detection and '
                          'segmentation heads (bbox_head / rpn_head / '

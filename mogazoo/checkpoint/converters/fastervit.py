@@ -4,6 +4,8 @@ from collections import OrderedDict
 
 import torch
 
+from ..keys import rename_keys
+
 # buffers the official model stores but derives from the weights or the
 # window size (mogazoo computes them): position-bias caches, coordinate
 # tables and relative position indices
@@ -54,11 +56,9 @@ def convert_fastervit(state_dict):
             f'{list(state_dict)[:5]}; is this an official FasterViT '
             'checkpoint?')
     last = max(levels)
-    out = OrderedDict()
-    unknown = []
+    # the initializer conv under its one mogazoo name, in the input's order
+    state = OrderedDict()
     for key, value in state_dict.items():
-        if _DERIVED.search(key):
-            continue
         alias = _ALIAS.match(key)
         if alias:
             twin = f'{alias[1]}pos_embed.{alias[2]}'
@@ -66,21 +66,9 @@ def convert_fastervit(state_dict):
                 raise ValueError(f'{key} differs from {twin}; they are one '
                                  'conv in the official model')
             if twin not in state_dict:
-                out[f'backbone.stages.{key.split(".")[1]}.global_tokenizer'
-                    f'.pos_embed.{alias[2]}'] = value
+                state[twin] = value
             continue
-        if key.startswith('norm.'):
-            out[f'backbone.norms.{last}.{key[len("norm."):]}'] = value
-            continue
-        for pattern, repl in _RULES:
-            new, n = re.subn(pattern, repl, key)
-            if n:
-                out[new] = value
-                break
-        else:
-            unknown.append(key)
-    if unknown:
-        raise ValueError(
-            f'{len(unknown)} keys are not FasterViT keys, e.g. {unknown[:5]}; '
-            'is this an official FasterViT checkpoint?')
-    return out
+        state[key] = value
+    # the final norm is the output norm of the last stage
+    rules = [(r'^norm\.', f'backbone.norms.{last}.')] + _RULES
+    return rename_keys(state, rules, 'FasterViT', drop=_DERIVED)

@@ -1,6 +1,5 @@
 """Official DGMN2 (fudan-zvg/DGMN2) keys to mogazoo keys."""
-import re
-from collections import OrderedDict
+from ..keys import rename_keys
 
 # stem: conv{1,2,3} / norm{1,2,3} of patch_embed1 -> Sequential indices
 _STEM = {
@@ -35,20 +34,7 @@ def convert_dgmn2(state_dict):
         ValueError: if a key is not part of an official DGMN2, or the dict
             holds no DGMN2 block weights at all.
     """
-    out = OrderedDict()
-    unknown = []
-    for key, value in state_dict.items():
-        for pattern, repl in _RULES:
-            new, n = re.subn(pattern, repl, key)
-            if n:
-                out[new] = value
-                break
-        else:
-            unknown.append(key)
-    if unknown:
-        raise ValueError(
-            f'{len(unknown)} keys are not DGMN2 keys, e.g. {unknown[:5]}; '
-            'is this an official DGMN2 checkpoint?')
+    out = rename_keys(state_dict, _RULES, 'DGMN2')
     if not any(k.startswith('backbone.stages.') for k in out):
         raise ValueError('No DGMN2 block weights (block1.*) found')
     return out

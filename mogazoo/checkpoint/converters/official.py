@@ -4,9 +4,9 @@ The official MogaNet, FasterViT and DGMN2 checkpoints use their own key
 names. Loaded as they are (``load_from``, ``init_cfg=dict(type='Pretrained')``,
 ``mmpretrain.get_model(..., pretrained=...)``, the inferencers,
 ``mogazoo.get_model``) mmengine would only log "missing keys" and go on with
-a random network. :func:`install_checkpoint_loaders` puts mogazoo in front of
-mmengine's :class:`~mmengine.runner.CheckpointLoader` (local files and
-http(s) URLs), so that every one of those paths sees
+a random network. :func:`mogazoo.checkpoint.load_checkpoint` (which every
+one of those paths reaches, see :mod:`mogazoo.compat` for mmengine's
+loaders) returns
 :func:`convert_if_official`'s result: an official checkpoint converted in
 memory by the same converter ``tools/model_converters`` runs (equal to
 converting with the tool first), or an error that names the converter
@@ -24,11 +24,13 @@ from collections import OrderedDict
 
 from mmengine.logging import print_log
 
+from ..keys import strip_module
 from .common import select_state_dict
 from .dgmn2 import convert_dgmn2
 from .fastervit import convert_fastervit
-from .moganet import convert_moganet, is_openmixup_moganet, openmixup_ema_keys
-from .moganet_downstream import convert_moganet_downstream, detect_task
+from .moganet import (convert_moganet, detect_task, is_openmixup_moganet,
+                      openmixup_ema_keys)
+from .moganet_downstream import convert_moganet_downstream
 
 #: family: (key pattern of the official layout, converter, tool script)
 OFFICIAL_LAYOUTS = OrderedDict(
@@ -44,7 +46,6 @@ OFFICIAL_LAYOUTS = OrderedDict(
 DOWNSTREAM_TOOLS = dict(
     MogaNet=dict(
         det='moganet_det_to_mogazoo.py', seg='moganet_seg_to_mogazoo.py'))
-_DONE = False
 
 
 def tool_command(family: str, src: str = 'SRC', dst: str = 'DST') -> str:
@@ -59,10 +60,7 @@ def detect_official(state_dict) -> str:
     Args:
         state_dict (Mapping): A state dict (``module.`` prefixes allowed).
     """
-    keys = [
-        k[len('module.'):] if k.startswith('module.') else k
-        for k in state_dict
-    ]
+    keys = list(strip_module(state_dict))
     for family, (pattern, _, _) in OFFICIAL_LAYOUTS.items():
         if any(pattern.match(k) for k in keys):
             return family
@@ -193,39 +191,3 @@ def convert_if_official(checkpoint, source: str = 'checkpoint'):
             converter=script,
             converted_in_memory=True),
         state_dict=converted)
-
-
-def install_checkpoint_loaders() -> None:
-    """Route mmengine's local-file and http(s) checkpoint loaders through
-    :func:`convert_if_official`. Idempotent.
-
-    Local files are read with :func:`mogazoo.utils.safe_load.load_torch_file`
-    (``weights_only``, the ``argparse.Namespace`` of official training
-    arguments allowed, clear errors for refused files); URLs go through
-    :func:`mogazoo.hub.load_url` (downloaded, hash-checked, converted and
-    cached once).
-    """
-    global _DONE
-    if _DONE:
-        return
-    from mmengine.runner.checkpoint import CheckpointLoader
-
-    from mogazoo.utils.safe_load import load_torch_file
-
-    def load_from_local(filename, map_location):
-        filename = osp.expanduser(filename)
-        if not osp.isfile(filename):
-            raise FileNotFoundError(f'Checkpoint not found: {filename}')
-        return convert_if_official(
-            load_torch_file(filename, map_location=map_location), filename)
-
-    CheckpointLoader.register_scheme('', load_from_local, force=True)
-
-    def load_from_http(filename, map_location):
-        from mogazoo.hub import load_url
-        return load_url(filename, map_location=map_location)
-
-    CheckpointLoader.register_scheme(('http://', 'https://'),
-                                     load_from_http,
-                                     force=True)
-    _DONE = True
