@@ -220,3 +220,43 @@ def test_versions_are_pinned_once(root):
         root, 'bash', '-c', 'ROOT=$PWD; eval "$(grep ^MMCV_VERSION= '
         'tools/setup_env.sh)"; echo "$MMCV_VERSION"')
     assert res.stdout.strip() == pins['mmcv']
+
+
+def test_dist_scripts_use_the_project_venv(root, tmp_path):
+    """`tools/dist_test.sh CONFIG CKPT 2` typed with nothing set up: no
+    PYTHON, a PATH whose python (if any) has no torch. The launcher takes
+    <repo>/.venv (what make setup made); PYTHON still wins."""
+    venv_python = os.path.join(root, '.venv', 'bin', 'python')
+    if not os.path.isfile(venv_python):
+        pytest.skip('no .venv in the checkout (make setup makes it)')
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ('PYTHON', 'MOGAZOO_VENV', 'VIRTUAL_ENV')
+    }
+    env.update(PATH='/usr/bin:/bin', PORT=str(29900 + os.getpid() % 90))
+    missing = tmp_path / 'none.py'
+    res = subprocess.run(
+        ['bash', 'tools/dist_test.sh',
+         str(missing), 'x.pth', '2'],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300)
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert 'No module named' not in out, out[-2000:]
+    assert 'test.py: error: Checkpoint not found: x.pth' in out, out[-2000:]
+    fake = tmp_path / 'python'
+    fake.write_text('#!/bin/sh\necho "the PYTHON given: $*"\nexit 3\n')
+    fake.chmod(0o755)
+    res = subprocess.run(
+        ['bash', 'tools/dist_test.sh',
+         str(missing), 'x.pth', '2'],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=dict(env, PYTHON=str(fake)),
+        timeout=60)
+    assert 'the PYTHON given' in res.stdout and res.returncode != 0

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # torchrun launcher shared by dist_train.sh and dist_test.sh:
 #   tools/dist_launch.sh SCRIPT NPROC [SCRIPT args...]
-# Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT; PYTHON picks the interpreter.
+# Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT. The interpreter: PYTHON,
+# else the project's .venv (MOGAZOO_VENV), else python (tools/python_for_tools.sh).
 # On the master node (NODE_RANK 0) a PORT that is already in use stops the
 # launch at once with a message naming PORT and a free port to use instead.
 set -e
 SCRIPT=$1
 NPROC=$2
-PY="${PYTHON:-python}"
+. "$(dirname "$0")/python_for_tools.sh"
 ADDR="${MASTER_ADDR:-127.0.0.1}"
 PORT="${PORT:-29500}"
 LAUNCHER="$(dirname "$0")/dist_$(basename "$SCRIPT" .py).sh"
