@@ -9,10 +9,11 @@ of what differs and a non-zero exit.
         [--cfg-options k=v ...] [--launcher pytorch]
 """
 import argparse
-import sys
 
-from mogazoo.engine.runner import build_runner, parse_common_args, prepare_cfg
-from mogazoo.checkpoint import CheckpointMismatchError, check_checkpoint
+from mogazoo.checkpoint import check_checkpoint
+from mogazoo.engine.runner import (RUN_ERRORS, SETUP_ERRORS, build_runner,
+                                   one_line_errors, parse_common_args,
+                                   prepare_cfg)
 
 
 def parse_args(argv=None):
@@ -29,7 +30,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
+    with one_line_errors('test.py', SETUP_ERRORS, args.debug):
         check_checkpoint(args.checkpoint)
         cfg = prepare_cfg(args.config, args, mode='test')
         cfg.load_from = args.checkpoint
@@ -41,12 +42,8 @@ def main(argv=None):
             cfg.test_evaluator.append(
                 dict(type='DumpResults', out_file_path=args.out))
         runner = build_runner(cfg)
-    except (FileNotFoundError, KeyError, RuntimeError, ValueError) as exc:
-        sys.exit(f'test.py: error: {exc}')
-    try:
+    with one_line_errors('test.py', RUN_ERRORS, args.debug):
         return runner.test()
-    except CheckpointMismatchError as exc:
-        sys.exit(f'test.py: error: {exc}')
 
 
 if __name__ == '__main__':

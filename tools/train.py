@@ -9,9 +9,11 @@ config's ``default_scope`` decides). Without a GPU, distributed runs use gloo.
 """
 import argparse
 import os.path as osp
-import sys
 
-from mogazoo.engine.runner import build_runner, parse_common_args, prepare_cfg
+from mogazoo.engine.hooks import TrainingDivergedError
+from mogazoo.engine.runner import (RUN_ERRORS, SETUP_ERRORS, build_runner,
+                                   one_line_errors, parse_common_args,
+                                   prepare_cfg)
 from mogazoo.utils.config_checks import (check_amp_device, check_resume,
                                          check_schedule)
 
@@ -56,7 +58,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
+    with one_line_errors('train.py', SETUP_ERRORS, args.debug):
         cfg = prepare_cfg(args.config, args, mode='train')
         if args.no_validate:
             cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
@@ -84,13 +86,10 @@ def main(argv=None):
             from mogazoo.datasets import check_dataset_images
             check_dataset_images(cfg)
         runner = build_runner(cfg)
-    except (FileNotFoundError, KeyError, RuntimeError, ValueError) as exc:
-        sys.exit(f'train.py: error: {exc}')
-    from mogazoo.engine.hooks import TrainingDivergedError
-    try:
+    # NaN/inf loss: nothing saved
+    with one_line_errors('train.py', RUN_ERRORS + (TrainingDivergedError, ),
+                         args.debug):
         runner.train()
-    except TrainingDivergedError as exc:  # NaN/inf loss: nothing saved
-        sys.exit(f'train.py: error: {exc}')
 
 
 if __name__ == '__main__':

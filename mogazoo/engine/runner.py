@@ -5,7 +5,9 @@ scripts build a runner exactly as the tools do with :func:`build_runner`.
 """
 import os
 import os.path as osp
+import sys
 import types
+from contextlib import contextmanager
 
 import torch
 from mmengine.config import DictAction
@@ -13,7 +15,9 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mogazoo.checkpoint import check_checkpoint
+from mogazoo.checkpoint import (CheckpointMismatchError, DownloadError,
+                                UnsafeFileError, check_checkpoint)
+from mogazoo.datasets import CorruptDatasetError, CorruptImageError
 from mogazoo.utils import configure_device, load_config
 
 
@@ -36,10 +40,38 @@ def parse_common_args(parser, argv=None):
         action='store_true',
         help='torch.compile the backbone (the config\'s compile option, '
         'see mogazoo.engine.runner.compile_model)')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the traceback of an error the tool would report in one '
+        'line')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+#: What a tool reports in one line while it sets up (the messages name the
+#: file, key or option at fault).
+SETUP_ERRORS = (FileNotFoundError, KeyError, RuntimeError, ValueError)
+#: What a tool reports in one line once the run has started: refused,
+#: missing or ill-fitting checkpoints and data, and a diverged training. Any
+#: other exception keeps its traceback (a bug, not a bad input).
+RUN_ERRORS = (UnsafeFileError, CheckpointMismatchError, DownloadError,
+              FileNotFoundError, CorruptDatasetError, CorruptImageError)
+
+
+@contextmanager
+def one_line_errors(tool: str, errors, debug: bool = False):
+    """Turn ``errors`` raised inside the block into ``sys.exit('<tool>:
+    error: <message>')``: one line and exit code 1, no traceback (with
+    ``debug``, the exception is raised as it is)."""
+    try:
+        yield
+    except errors as exc:
+        if debug:
+            raise
+        sys.exit(f'{tool}: error: {exc}')
 
 
 def prepare_cfg(config, args, mode):
