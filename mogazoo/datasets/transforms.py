@@ -1,7 +1,8 @@
 """Data transforms: image loading that survives bad files, and DeiT III's
 3-Augment."""
 import logging
-from typing import Optional, Sequence
+import os.path as osp
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import mmcv
@@ -10,10 +11,38 @@ from mmcv.transforms import BaseTransform, LoadImageFromFile
 from mmcv.transforms.utils import cache_randomness
 from mmengine.logging import print_log
 from mmpretrain.registry import TRANSFORMS
+from PIL import Image
+
+#: Default of ``LoadImageFromFileSafe(max_pixels=...)``: OpenCV's own decode
+#: limit (``CV_IO_MAX_IMAGE_PIXELS``), 32768 x 32768; 3 GiB as BGR uint8.
+MAX_PIXELS = 1 << 30
 
 
 class CorruptImageError(OSError):
     """An image file that is missing, unreadable or does not decode."""
+
+
+class ImageTooLargeError(CorruptImageError):
+    """An image file with more pixels than the loader's ``max_pixels``."""
+
+
+def image_size(path: str) -> Optional[Tuple[int, int]]:
+    """``(width, height)`` of a local image file from its header, without
+    decoding it (and without PIL's decompression-bomb refusal, which would
+    stop at PIL's own limit); None when no PIL plugin reads the header."""
+    Image.init()
+    with open(path, 'rb') as f:
+        prefix = f.read(16)
+        for fmt in Image.ID:
+            factory, accept = Image.OPEN[fmt]
+            if accept is not None and not accept(prefix):
+                continue
+            f.seek(0)
+            try:
+                return factory(f, path).size
+            except Exception:  # noqa: BLE001 - not this format: next one
+                continue
+    return None
 
 
 @TRANSFORMS.register_module()
@@ -38,40 +67,75 @@ class LoadImageFromFileSafe(LoadImageFromFile):
     should not get None"), so keep ``skip_corrupt=False`` there and find bad
     files beforehand with ``split_dataset.py --check``.
 
+    An image with more than ``max_pixels`` pixels (read from the file's
+    header, before anything is decoded) is refused the same way, with
+    :class:`ImageTooLargeError` naming its size: decoding a 60000 x 60000
+    image would take 10 GiB.
+
     Args:
         skip_corrupt (bool): Return ``None`` with a warning instead of
             raising. Defaults to False.
+        max_pixels (int, optional): The largest width x height decoded
+            (local files). None: no limit of mogazoo's (OpenCV's own still
+            applies). Defaults to :data:`MAX_PIXELS` (2**30).
         **kwargs: Arguments of :class:`mmcv.transforms.LoadImageFromFile`
             (``to_float32``, ``color_type``, ``imdecode_backend``,
             ``backend_args``, ...).
     """
 
-    def __init__(self, skip_corrupt: bool = False, **kwargs):
+    def __init__(self,
+                 skip_corrupt: bool = False,
+                 max_pixels: Optional[int] = MAX_PIXELS,
+                 **kwargs):
         super().__init__(**kwargs)
         self.skip_corrupt = skip_corrupt
+        self.max_pixels = max_pixels
+
+    def _check_size(self, path):
+        """Raise :class:`ImageTooLargeError` for a local file over
+        ``max_pixels``."""
+        if self.max_pixels is None or not isinstance(path, str) or \
+                not osp.isfile(path):
+            return
+        try:
+            size = image_size(path)
+        except OSError:
+            return  # unreadable: the decoder names it
+        if size is not None and size[0] * size[1] > self.max_pixels:
+            raise ImageTooLargeError(
+                f'Image {path} has {size[0] * size[1]} pixels '
+                f'({size[0]} x {size[1]}), more than max_pixels='
+                f'{self.max_pixels} of LoadImageFromFileSafe (raise it in '
+                'the pipeline, or resize the file)')
 
     def transform(self, results: dict) -> Optional[dict]:
         if 'img_path' not in results and results.get('img') is not None:
             return results
         path = results.get('img_path')
         try:
+            self._check_size(path)
             out = super().transform(results)
             if out is not None and out.get('img') is not None:
                 return out
-            error = 'no image decoded'
+            error = CorruptImageError(
+                f'Cannot read image {path} (no image decoded)')
+        except ImageTooLargeError as exc:
+            error = exc
         except Exception as exc:  # noqa: BLE001 - reported with the path
-            error = f'{type(exc).__name__}: {exc}'
-        message = f'Cannot read image {path} ({error})'
+            error = CorruptImageError(
+                f'Cannot read image {path} ({type(exc).__name__}: {exc})')
         if not self.skip_corrupt:
-            raise CorruptImageError(message)
+            raise error
         print_log(
-            f'{message}; skipped, another sample is drawn',
+            f'{error}; skipped, another sample is drawn',
             logger='current',
             level=logging.WARNING)
         return None
 
     def __repr__(self):
-        return super().__repr__()[:-1] + f', skip_corrupt={self.skip_corrupt})'
+        return super().__repr__()[:-1] + (
+            f', skip_corrupt={self.skip_corrupt}, '
+            f'max_pixels={self.max_pixels})')
 
 
 @TRANSFORMS.register_module()
