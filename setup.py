@@ -70,6 +70,7 @@ setup(
         'mim': parse_requirements('requirements/mminstall.txt'),
         'tests': parse_requirements('requirements/tests.txt'),
         'optional': parse_requirements('requirements/optional.txt'),
+        'timm': parse_requirements('requirements/timm.txt'),
         'all': parse_requirements('requirements.txt'),
     },
     license='Apache License 2.0',

@@ -29,6 +29,7 @@ from mogazoo.checkpoint import check_checkpoint, load_state_dict
 from mogazoo.checkpoint.hub import config_dir, model_index
 from mogazoo.datasets.pipeline import test_pipeline_data
 from mogazoo.utils import load_config
+from .aliases import mogazoo_name
 from .model_hub import metainfo_for
 
 
@@ -84,6 +85,7 @@ def find_config(name_or_path: str) -> str:
             raise FileNotFoundError(f'Config file not found: {name_or_path}')
         return name_or_path
     index = _config_index()
+    name_or_path = mogazoo_name(name_or_path)
     entry = model_index().get(name_or_path.lower())
     if entry is not None:
         return entry['config']
@@ -162,8 +164,11 @@ def get_model(name_or_config: str,
     """Build a mogazoo classifier in eval mode.
 
     Args:
-        name_or_config (str): A model name (see :func:`list_models`), a
-            config stem under ``configs/`` or a config file path.
+        name_or_config (str): A model name (see :func:`list_models`), an
+            official implementation's name (``moganet_tiny``,
+            ``faster_vit_0_224``, ``dgmn2_tiny``: see
+            :mod:`mogazoo.apis.aliases`), a config stem under ``configs/``
+            or a config file path.
         pretrained (bool | str, optional): The weights. True: the official
             weights of the name's metafile entry (downloaded once to
             ``$MOGAZOO_HOME/checkpoints``, hash-checked, converted once and
