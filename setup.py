@@ -3,11 +3,22 @@ import os
 import os.path as osp
 import re
 import shutil
+import warnings
 
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 HERE = osp.dirname(osp.abspath(__file__))
+
+# `pip install -e .` (setuptools' lenient editable mode, a meta path finder)
+# ends with a boxed note that a folder named like the package in the working
+# directory may take precedence over it. Here that folder is the package's
+# own source, the one the finder points at, so the note asks nothing of the
+# user: only this note is silenced, any other warning is shown.
+warnings.filterwarnings(
+    'ignore',
+    message='Editable installation',
+    module='setuptools.command.editable_wheel')
 
 #: What a wheel carries in ``mogazoo/.mim`` (as mmpretrain packages its
 #: own), so that ``mim search/train/test mogazoo`` and

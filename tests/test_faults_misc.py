@@ -307,6 +307,10 @@ def test_editable_install_adds_no_pth_of_mogazoo(tmp_path):
         f'print(build_meta.build_editable({str(tmp_path)!r}))'
     ])
     assert proc.returncode == 0, proc.stderr
+    # and no boxed note for the user to ignore (setup.py silences the one
+    # about a folder named like the package: it is the package's source)
+    assert 'Editable installation' not in proc.stderr, proc.stderr
+    assert '!!' not in proc.stderr, proc.stderr
     [wheel] = glob.glob(str(tmp_path / '*.whl'))
     with zipfile.ZipFile(wheel) as zf:
         pths = [n for n in zf.namelist() if n.endswith('.pth')]

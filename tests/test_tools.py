@@ -260,3 +260,23 @@ def test_dist_scripts_use_the_project_venv(root, tmp_path):
         env=dict(env, PYTHON=str(fake)),
         timeout=60)
     assert 'the PYTHON given' in res.stdout and res.returncode != 0
+
+
+def test_setup_names_the_mmcv_origin_and_an_unused_wheelhouse(root, tmp_path):
+    """tools/setup_env.sh says where the installed mmcv came from, and why a
+    MOGAZOO_WHEELHOUSE it was given is not used (issue 27 item 3)."""
+    if not os.path.isfile(os.path.join(root, '.venv', 'bin', 'python')):
+        pytest.skip('no .venv in the checkout (make setup makes it)')
+    res = run(
+        root,
+        'bash',
+        'tools/setup_env.sh',
+        env={
+            'MOGAZOO_WHEELHOUSE': str(tmp_path),
+            'MOGAZOO_NO_APT': '1'
+        })
+    out = res.stdout
+    assert re.search(
+        r'\[setup\]   mmcv: (the cached wheel|the wheelhouse '
+        r'wheel|built here)', out), out
+    assert f'MOGAZOO_WHEELHOUSE={tmp_path} not used' in out, out

@@ -70,10 +70,20 @@ stamp_inputs() {
   "$PY" -c 'import sys; print(sys.version)'
 }
 STAMP="$VENV/.mogazoo-setup-stamp"
+ORIGIN="$VENV/.mmcv-origin"  # where the installed mmcv wheel came from
+say_mmcv_origin() {  # one line: the mmcv in the venv and its origin
+  local origin
+  origin="$(cat "$ORIGIN" 2>/dev/null || echo 'installed before mogazoo recorded origins')"
+  echo "[setup]   mmcv: $origin"
+  if [[ -n "${MOGAZOO_WHEELHOUSE:-}" ]]; then
+    echo "[setup]   MOGAZOO_WHEELHOUSE=$MOGAZOO_WHEELHOUSE not used: mmcv with working ops is already installed"
+  fi
+}
 want_stamp="$(stamp_inputs | sha256sum | cut -d' ' -f1)"
 if [[ "${MOGAZOO_FORCE:-0}" != 1 && -f "$STAMP" && "$(cat "$STAMP")" == "$want_stamp" ]]; then
   step_start "verify installed stack (stamp matches)"
   if "$PY" "$ROOT/tools/check_env.py" --quiet; then
+    say_mmcv_origin
     step_end
     echo "[setup] ready in $((SECONDS - T_ALL)) s (python: $PY)"
     exit 0
@@ -120,19 +130,32 @@ install_mmcv_wheel() {  # $1 = wheel path; returns 0 if its ops work with this t
 step_start "mmcv $MMCV_VERSION with compiled ops (cache: $CACHE_DIR)"
 if "$PY" -c 'import mmcv' 2>/dev/null && mmcv_ops_ok; then
   echo "[setup]   already installed and its ops run"
+  say_mmcv_origin
 else
   done_mmcv=0
   shopt -s nullglob
   for whl in "$CACHE_DIR"/mmcv-$MMCV_VERSION-*.whl; do
     echo "[setup]   from cache: $whl"
-    if install_mmcv_wheel "$whl"; then done_mmcv=1; break; fi
+    if install_mmcv_wheel "$whl"; then
+      echo "the cached wheel $whl" > "$ORIGIN"
+      done_mmcv=1
+      if [[ -n "${MOGAZOO_WHEELHOUSE:-}" ]]; then
+        echo "[setup]   MOGAZOO_WHEELHOUSE=$MOGAZOO_WHEELHOUSE not used: the cache already holds a working wheel"
+      fi
+      break
+    fi
     echo "[setup]   cached wheel does not work with torch $TORCH_VERSION; ignoring it"
   done
   if [[ $done_mmcv == 0 && -n "${MOGAZOO_WHEELHOUSE:-}" ]]; then
-    for whl in "$MOGAZOO_WHEELHOUSE"/mmcv-$MMCV_VERSION-$PY_TAG-*.whl; do
+    wheels=("$MOGAZOO_WHEELHOUSE"/mmcv-$MMCV_VERSION-$PY_TAG-*.whl)
+    if [[ ${#wheels[@]} == 0 ]]; then
+      echo "[setup]   MOGAZOO_WHEELHOUSE=$MOGAZOO_WHEELHOUSE not used: it holds no mmcv-$MMCV_VERSION-$PY_TAG-*.whl"
+    fi
+    for whl in "${wheels[@]}"; do
       echo "[setup]   from wheelhouse: $whl"
       if install_mmcv_wheel "$whl"; then
         mkdir -p "$CACHE_DIR" && cp "$whl" "$CACHE_DIR/"
+        echo "the wheelhouse wheel $whl (MOGAZOO_WHEELHOUSE)" > "$ORIGIN"
         done_mmcv=1; break
       fi
       echo "[setup]   wheelhouse wheel does not work with torch $TORCH_VERSION; ignoring it"
@@ -156,6 +179,7 @@ else
     mkdir -p "$CACHE_DIR"
     cp "$BUILD"/dist/mmcv-$MMCV_VERSION-*.whl "$CACHE_DIR/"
     install_mmcv_wheel "$CACHE_DIR"/mmcv-$MMCV_VERSION-*.whl || die "freshly built mmcv ops do not run"
+    echo "built here from the PyPI sdist (kept in $CACHE_DIR)" > "$ORIGIN"
   fi
 fi
 step_end
