@@ -123,7 +123,7 @@ def test_plot_curves_library(runs, tmp_path):
 def test_plot_curves_default_keys_and_labels(runs):
     a, b = runs['a'][0], runs['b'][0]
     data = plot_curves([a, b], labels=['first', 'second'])
-    assert data['keys'] == ['loss', 'accuracy/top1']
+    assert data['keys'] == ['loss', 'lr', 'accuracy/top1']  # lr: a panel
     assert set(data['curves']['loss']) == {'first', 'second'}
     assert data['out'] is None
 
@@ -246,3 +246,65 @@ def test_profiler_recipe_of_a_child_config(root, digits_subset, tmp_path,
     assert {'aten::conv2d', 'aten::convolution_backward'} <= names
     # the throughput hook is kept next to the profiler
     assert 'images_per_sec' in log
+
+
+def test_axes_say_what_they_count(runs, tmp_path):
+    """Validation points of an epoch-based run are drawn over epochs,
+    training points over iterations; accuracy on 0-100 with the best point
+    of each run marked; a loss spanning a decade on a log axis; the
+    learning rate in its own panel (issue 27 item 1)."""
+    (a, _, a_acc), (b, _, b_acc) = runs['a'], runs['b']
+    data = plot_curves([a, b], ['loss', 'lr', 'accuracy/top1'], dpi=40)
+    loss_ax, lr_ax, acc_ax = data['figure'].axes
+    assert loss_ax.get_xlabel() == 'iteration'
+    assert lr_ax.get_xlabel() == 'iteration' and lr_ax.get_title() == 'lr'
+    assert acc_ax.get_xlabel() == 'epoch'
+    assert acc_ax.get_ylim() == (0, 100)
+    # 2.3 / i over 7 iterations spans 7x: linear; a made-up 100x: log
+    assert loss_ax.get_yscale() == 'linear'
+    assert data['styles']['accuracy/top1']['best'] == {
+        'a': (2, max(a_acc)),
+        'b': (2, max(b_acc))
+    }
+    marks = [c.get_offsets().tolist() for c in acc_ax.collections]
+    assert marks == [[[2, max(a_acc)]], [[2, max(b_acc)]]]
+    # every validated epoch is a point of the accuracy curve
+    xs = {ln.get_label(): list(ln.get_xdata()) for ln in acc_ax.get_lines()}
+    assert xs == {'a': [1, 2], 'b': [1, 2]}
+    assert data['figure'].axes[0].get_legend() is not None
+
+
+def test_loss_spanning_decades_is_on_a_log_axis(tmp_path):
+    work_dir = str(tmp_path / 'w')
+    write_run(work_dir, '20240101_000000', 40, 1, iters_per_epoch=40)
+    data = plot_curves([work_dir], ['loss'], dpi=40)
+    assert data['figure'].axes[0].get_yscale() == 'log'  # 2.3 .. 0.058
+
+
+def test_curves_of_a_real_run_have_a_point_per_validated_epoch(
+        root, digits_subset, tmp_path):
+    """What make demo draws, on a short real run of the digits config: the
+    accuracy panel has one point per validated epoch (the config validates
+    every epoch), over epochs, 0-100, its best marked."""
+    from mogazoo.utils import load_config
+    from runner_utils import load_tool, tiny_cfg, train
+    config = f'{root}/configs/moganet/moganet-xtiny_1xb64_digits.py'
+    assert load_config(config).train_cfg.val_interval == 1
+    cfg = tiny_cfg(
+        config,
+        digits_subset,
+        tmp_path / 'work',
+        epochs=3,
+        samples=(32, 16),
+        validate=True)
+    cfg.train_cfg.val_interval = 1
+    train(cfg)
+    keys = load_tool('tools/run_demo.py').DEMO_CURVES
+    data = plot_curves([str(tmp_path / 'work')], keys)
+    loss_ax, lr_ax, acc_ax = data['figure'].axes
+    [line] = acc_ax.get_lines()
+    assert list(line.get_xdata()) == [1, 2, 3]
+    assert acc_ax.get_xlabel() == 'epoch' and acc_ax.get_ylim() == (0, 100)
+    assert loss_ax.get_xlabel() == 'iteration'
+    assert len(lr_ax.get_lines()[0].get_xdata()) == 6  # 2 iterations x 3
+    assert len(acc_ax.collections) == 1  # the best epoch, marked

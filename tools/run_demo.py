@@ -20,6 +20,8 @@ from mogazoo.visualization import plot_curves
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
+#: The panels of the demo's curves.png.
+DEMO_CURVES = ['loss', 'lr', 'accuracy/top1']
 
 
 def step(name, cmd):
@@ -64,11 +66,15 @@ def main(argv=None):
           f'top-1 {metrics["accuracy/top1"]:.2f} %, '
           f'top-5 {metrics["accuracy/top5"]:.2f} %')
     curves = osp.join(args.work_dir, 'curves.png')
-    plot_curves([osp.join(ROOT, args.work_dir)], ['loss', 'accuracy/top1'],
-                out=osp.join(ROOT, curves),
-                labels=['MogaNet-XT digits'])
-    print(f'[demo] learning curves: {curves} '
-          '(tools/analysis_tools/plot_curves.py)')
+    data = plot_curves([osp.join(ROOT, args.work_dir)],
+                       DEMO_CURVES,
+                       out=osp.join(ROOT, curves),
+                       labels=['MogaNet-XT digits'])
+    [acc] = data['curves']['accuracy/top1'].values()
+    [(epoch, best)] = data['styles']['accuracy/top1']['best'].values()
+    print(f'[demo] learning curves: {curves} (loss, lr, val top-1 at '
+          f'{len(acc["step"])} epochs, best {best:.2f} % at epoch {epoch}; '
+          'tools/analysis_tools/plot_curves.py)')
     rel_py = osp.relpath(py, ROOT) if py.startswith(ROOT) else py
     print(f'[demo] pictures: {rel_py} demo/image_demo.py IMAGE {CONFIG} '
           f'--checkpoint {osp.relpath(ckpts[-1], ROOT)} --cam --out '

@@ -28,7 +28,13 @@ from typing import Dict, List, Optional, Sequence
 #: The file mmengine's LocalVisBackend writes the scalars to.
 SCALARS = osp.join('vis_data', 'scalars.json')
 #: Keys plotted when none are asked for (those found in some run).
-DEFAULT_KEYS = ('loss', 'accuracy/top1')
+DEFAULT_KEYS = ('loss', 'lr', 'accuracy/top1')
+#: Keys shown as percentages on a 0-100 axis, their best point marked.
+PERCENT_KEYS = ('accuracy/', 'single-label/', 'multi-label/', 'mIoU', 'mAcc',
+                'aAcc')
+#: A positive curve whose largest value is this many times its smallest is
+#: drawn on a log axis.
+LOG_SPAN = 10.
 #: Bookkeeping keys of every record, never curves themselves.
 INDEX_KEYS = ('step', 'epoch', 'iter')
 
@@ -148,6 +154,51 @@ def curve(records: Sequence[dict], key: str) -> Optional[dict]:
     return dict(step=steps, value=values, train=bool(train))
 
 
+def is_epoch_based(records: Sequence[dict]) -> bool:
+    """Whether a run's loop counts epochs: mmengine's epoch-based loop logs
+    ``epoch`` in its training records, and its validation records' ``step``
+    is then the epoch (the iteration for an iteration-based loop)."""
+    return any('epoch' in r for r in records if is_train_record(r))
+
+
+def is_percent(key: str) -> bool:
+    """Whether ``key`` is a metric in percent (:data:`PERCENT_KEYS`)."""
+    return any(key == k or (k.endswith('/') and key.startswith(k))
+               for k in PERCENT_KEYS)
+
+
+def axis_style(key: str, per_run: Dict, epoch_based: bool) -> dict:
+    """How a key's subplot is drawn, from its points: ``xlabel`` (the unit
+    its steps count: ``'iteration'`` for training records, else ``'epoch'``
+    for epoch-based runs), ``ylim`` ((0, 100) for a percentage), ``yscale``
+    (``'log'`` for a positive curve spanning :data:`LOG_SPAN` or more) and
+    ``best`` (``{label: (step, value)}`` of the highest point of a
+    percentage, else None).
+
+    Args:
+        key (str): The scalar.
+        per_run (dict): ``{label: curve}`` (see :func:`curve`).
+        epoch_based (bool): Every run's loop counts epochs.
+    """
+    train = all(p['train'] for p in per_run.values())
+    xlabel = 'iteration' if train or not epoch_based else 'epoch'
+    values = [
+        v for p in per_run.values() for v in p['value'] if not math.isnan(v)
+    ]
+    style = dict(xlabel=xlabel, ylim=None, yscale='linear', best=None)
+    if is_percent(key) and values and 0 <= min(values) and max(values) <= 100:
+        style['ylim'] = (0, 100)
+        style['best'] = {}
+        for label, p in per_run.items():
+            pairs = [(s, v) for s, v in zip(p['step'], p['value'])
+                     if not math.isnan(v)]
+            if pairs:
+                style['best'][label] = max(pairs, key=lambda sv: sv[1])
+    elif values and min(values) > 0 and max(values) >= LOG_SPAN * min(values):
+        style['yscale'] = 'log'
+    return style
+
+
 def _number(value) -> float:
     """A record's value as a float (NaN for what is not a number)."""
     try:
@@ -260,7 +311,10 @@ def plot_curves(work_dirs: Sequence[str],
                 dpi: int = 100,
                 title: Optional[str] = None) -> dict:
     """Plot scalars of one or several runs: one subplot per key (stacked),
-    one line per run, ``step`` on the x axis.
+    one line per run, ``step`` on the x axis labelled with the unit it
+    counts (iteration or epoch); percentages on 0-100 with each run's best
+    point marked, positive curves spanning a decade or more (a loss) on a
+    log axis (see :func:`axis_style`).
 
     Args:
         work_dirs (Sequence[str]): Run folders, work dirs (their latest run)
@@ -282,7 +336,7 @@ def plot_curves(work_dirs: Sequence[str],
         dict: ``{'figure': matplotlib Figure, 'runs': runs (see
         :func:`read_runs`), 'keys': the keys, 'curves': {key: {label:
         {'step': [...], 'value': [...], 'train': bool}}} (what was
-        plotted), 'out': out}``.
+        plotted), 'styles': {key: axis_style}, 'out': out}``.
 
     Raises:
         FileNotFoundError: A work dir that does not exist or has no
@@ -312,24 +366,42 @@ def plot_curves(work_dirs: Sequence[str],
     fig = Figure(figsize=(width, height * len(keys)), dpi=dpi)
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(keys), 1, squeeze=False)[:, 0]
+    epoch_based = all(is_epoch_based(r['records']) for r in runs)
+    styles = {}
     for ax, key in zip(axes, keys):
         per_run = curves[key]
+        style = styles[key] = axis_style(key, per_run, epoch_based)
         for i, run in enumerate(runs):
             points = per_run.get(run['label'])
             if points is None:
                 continue
+            color = f'C{i % 10}'  # a run's colour in every subplot
             ax.plot(
                 points['step'],
                 points['value'],
-                color=f'C{i % 10}',  # a run's colour in every subplot
+                color=color,
                 marker='o' if len(points['step']) < 20 else None,
                 markersize=3,
                 label=run['label'])
-        train = all(p['train'] for p in per_run.values())
+            best = (style['best'] or {}).get(run['label'])
+            if best is not None:
+                # a scatter, not a line: the lines are the runs' curves
+                ax.scatter(*best, marker='*', s=120, color=color, zorder=3)
+                ax.annotate(
+                    f'best {best[1]:.2f} % ({style["xlabel"]} '
+                    f'{best[0]})',
+                    best,
+                    xytext=(4, -12),
+                    textcoords='offset points',
+                    fontsize='small',
+                    color=color)
         ax.set(
-            xlabel='step (iteration)' if train else 'step',
+            xlabel=style['xlabel'],
             ylabel=key,
-            title=key)
+            title=key,
+            yscale=style['yscale'])
+        if style['ylim'] is not None:
+            ax.set_ylim(*style['ylim'])
         ax.grid(True, alpha=0.3)
         if len(runs) > 1 or labels is not None:
             ax.legend(fontsize='small')
@@ -340,4 +412,10 @@ def plot_curves(work_dirs: Sequence[str],
         if osp.dirname(out):
             os.makedirs(osp.dirname(out), exist_ok=True)
         fig.savefig(out, dpi=dpi, format='png')
-    return dict(figure=fig, runs=runs, keys=keys, curves=curves, out=out)
+    return dict(
+        figure=fig,
+        runs=runs,
+        keys=keys,
+        curves=curves,
+        styles=styles,
+        out=out)
