@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import mogazoo  # noqa: F401
-from mogazoo.utils.benchmark import benchmark, compare
+from mogazoo.utils.benchmark import benchmark, compare, round_order, summarize
 from runner_utils import load_tool
 
 TOOL = 'tools/analysis_tools/benchmark.py'
@@ -105,43 +105,77 @@ def test_errors(root, tmp_path):
         assert 'CUDA' in str(exc.value.code)
 
 
-class Sleeper(torch.nn.Module):
-    """A model whose speed is known: ``seconds`` per call."""
-
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds = seconds
-        self.calls = 0
-        self.w = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, x):
-        import time
-        self.calls += 1
-        time.sleep(self.seconds)
-        return x.flatten(1) * self.w
+# seconds of the timed iterations (2 of a batch of 4) in each of 5 rounds,
+# as --compare records them: in the third round the machine was busy
+TIMINGS = {
+    'eager': [0.0412, 0.0398, 0.0905, 0.0405, 0.0401],
+    'compiled': [0.0198, 0.0203, 0.0441, 0.0207, 0.0195],
+}
 
 
-def test_compare_interleaves_and_reports_ratios():
-    slow, fast = Sleeper(0.02), Sleeper(0.005)
-    x = torch.randn(4, 3, 2, 2)
+def test_summarize_takes_medians_over_rounds_and_ratios_to_the_first():
+    res = summarize(['eager', 'compiled', 'batch 8'], [
+        TIMINGS['eager'], TIMINGS['compiled'],
+        [2 * t for t in TIMINGS['eager']]
+    ], [4, 4, 8], 2, [10., 30., 20.])
+    assert [r['label'] for r in res] == ['eager', 'compiled', 'batch 8']
+    # images/s = batch * iters / seconds; the median round, not the mean:
+    # the busy round moves neither the speed nor the ratio
+    eager, compiled, batch8 = res
+    assert eager['images_per_sec'] == pytest.approx(8 / 0.0405)
+    assert (eager['min'], eager['max']) == pytest.approx(
+        (8 / 0.0905, 8 / 0.0398))
+    assert compiled['images_per_sec'] == pytest.approx(8 / 0.0203)
+    assert (compiled['min'], compiled['max']) == pytest.approx(
+        (8 / 0.0441, 8 / 0.0195))
+    assert eager['ratio'] == 1
+    assert compiled['ratio'] == pytest.approx(0.0405 / 0.0203)
+    # twice the images in twice the time: the same speed
+    assert batch8['images_per_sec'] == pytest.approx(8 / 0.0405)
+    assert batch8['ratio'] == pytest.approx(1)
+    assert [r['peak_mem_mb'] for r in res] == [10., 30., 20.]
+
+
+def test_compare_interleaves_the_variants(monkeypatch):
+    """compare() with the timings above in place of the clock: warm-up
+    first, then each round every variant, the order rotated by one; the
+    result is summarize() of the timed rounds."""
+    import mogazoo.utils.benchmark as benchmark_module
+    third = [0.04] * 5
+    recorded = {  # the first call of each: its warm-up
+        'eager': [1.0] + TIMINGS['eager'],
+        'compiled': [1.0] + TIMINGS['compiled'],
+        'third': [1.0] + third,
+    }
+    calls = []
+
+    def timed(run, iters, device, train):
+        calls.append((run, iters))
+        return recorded[run].pop(0)
+
+    # the closure of a variant is its label here
+    monkeypatch.setattr(benchmark_module, 'prepare', lambda model, *a: model)
+    monkeypatch.setattr(benchmark_module, '_timed', timed)
+    labels = ['eager', 'compiled', 'third']
     res = compare([
-        dict(label='slow', model=slow, inputs=x),
-        dict(label='fast', model=fast, inputs=x)
+        dict(label=label, model=label, inputs=torch.zeros(4, 1))
+        for label in labels
     ],
                   warmup=1,
                   iters=2,
-                  rounds=3)
-    assert [r['label'] for r in res] == ['slow', 'fast']
-    assert slow.calls == fast.calls == 1 + 2 * 3
-    assert res[0]['ratio'] == 1
-    # 4 images per call: at most 200 and 800 img/s, ratio about 4
-    assert res[0]['images_per_sec'] < 200 and res[1]['images_per_sec'] < 800
-    assert 2 < res[1]['ratio'] < 4.5
-    for r in res:
-        assert r['min'] <= r['images_per_sec'] <= r['max']
-        assert r['peak_mem_mb'] >= 0
+                  rounds=5)
+    order = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 1, 2], [1, 2, 0]]
+    assert [round_order(3, r) for r in range(5)] == order
+    assert calls == [(label, 1) for label in labels] + [(labels[i], 2)
+                                                        for r in order
+                                                        for i in r]
+    assert all(not rest for rest in recorded.values())
+    assert res == summarize(labels,
+                            [TIMINGS['eager'], TIMINGS['compiled'], third],
+                            [4, 4, 4], 2, [r['peak_mem_mb'] for r in res])
+    assert all(r['peak_mem_mb'] >= 0 for r in res)
     with pytest.raises(ValueError, match='rounds'):
-        compare([dict(label='a', model=slow, inputs=x)], rounds=0)
+        compare([dict(label='a', model='a', inputs=torch.zeros(1))], rounds=0)
 
 
 def test_compare_command_line(root, tmp_path, capsys):

@@ -29,7 +29,7 @@ META_ONLY_PARAMS = 100_000_000
 
 def test_configs_are_found():
     assert len(CONFIGS) >= 7
-    from test_downstream import CONFIGS as DOWNSTREAM
+    from helpers import DOWNSTREAM_CONFIGS as DOWNSTREAM
     assert sorted(CONFIGS + DOWNSTREAM) == ALL_CONFIGS
 
 

@@ -1,39 +1,18 @@
-import re
-
 import pytest
 import torch
 from mmengine.runner import load_checkpoint
 from mmpretrain.models import build_classifier
 
 import mogazoo  # noqa: F401
-from mogazoo.converters import convert_moganet, load_official_state_dict
+from mogazoo.checkpoint.converters import (convert_moganet,
+                                           load_official_state_dict)
 from mogazoo.utils import load_config
+import official_records
+from helpers import moganet_official_key as official_key
 from runner_utils import tool_exit
 
 CONVERTER = 'tools/model_converters/moganet_to_mogazoo.py'
 ARCHS = ['xtiny', 'tiny', 'small', 'base', 'large', 'xlarge']
-
-
-def official_key(key):
-    """mogazoo key -> official Westlake-AI/MogaNet key, written here
-    independently of the converter (which maps the other way)."""
-    key = key.replace('backbone.', '', 1)
-    if key.startswith('head.fc.'):
-        return key.replace('head.fc.', 'head.')
-    m = re.match(r'patch_embeds\.(\d)\.(\d)\.(.*)', key)
-    if m:
-        i, j, rest = int(m[1]), int(m[2]), m[3]
-        if i == 0:
-            return f'patch_embed1.projection.{j}.{rest}'
-        part = 'projection' if j == 0 else 'norm'
-        return f'patch_embed{i + 1}.{part}.{rest}'
-    m = re.match(r'stages\.(\d)\.(.*)', key)
-    if m:
-        rest = m[2].replace('dw_conv', 'DW_conv').replace('pw_conv', 'PW_conv')
-        rest = re.sub(r'layer_scale_(\d)\.scale$', r'layer_scale_\1', rest)
-        return f'blocks{int(m[1]) + 1}.{rest}'
-    m = re.match(r'norms\.(\d)\.(.*)', key)
-    return f'norm{int(m[1]) + 1}.{m[2]}'
 
 
 def build(arch, root):
@@ -49,14 +28,10 @@ def build(arch, root):
     return build_classifier(cfg.model)
 
 
-def official_state_dict(model, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return {
-        official_key(k):
-        torch.randn(v.shape, generator=g)
-        if v.is_floating_point() else v.clone()
-        for k, v in model.state_dict().items()
-    }
+def official_state_dict(arch):
+    """The official MogaNet's state dict, as recorded from the official code
+    (tests/official_records.py), ``fill`` values."""
+    return official_records.official_state_dict(f'moganet_{arch}')
 
 
 def released_checkpoint(official, path):
@@ -85,8 +60,7 @@ def assert_loaded(model, official, ema):
 
 @pytest.mark.parametrize('arch', ARCHS)
 def test_round_trip_strict_into_every_config(arch, root, tmp_path):
-    model = build(arch, root)
-    official = official_state_dict(model)
+    official = official_state_dict(arch)
     src = tmp_path / f'moganet_{arch}.pth.tar'
     released_checkpoint(official, src)
     fresh = build(arch, root)
@@ -97,8 +71,7 @@ def test_round_trip_strict_into_every_config(arch, root, tmp_path):
 
 @pytest.mark.parametrize('ema', [False, True])
 def test_converter_tool(ema, root, tmp_path):
-    model = build('xtiny', root)
-    official = official_state_dict(model)
+    official = official_state_dict('xtiny')
     src = tmp_path / 'moganet_xtiny.pth.tar'
     released_checkpoint(official, src)
     dst = tmp_path / 'converted.pth'
@@ -116,8 +89,9 @@ def test_other_layouts(layout, tmp_path):
             type='ImageClassifier',
             backbone=dict(type='MogaNet', arch='xtiny'),
             neck=dict(type='GlobalAveragePooling'),
-            head=dict(type='LinearClsHead', num_classes=10, in_channels=192)))
-    official = official_state_dict(model)
+            head=dict(type='LinearClsHead', num_classes=1000,
+                      in_channels=192)))
+    official = official_state_dict('xtiny')
     path = tmp_path / 'ckpt.pth'
     torch.save({'model': official} if layout == 'model' else official, path)
     converted = convert_moganet(load_official_state_dict(str(path)))

@@ -1,7 +1,6 @@
 """Every detection / segmentation config builds, and its model runs one
 forward and backward pass at a reduced input size on the CPU."""
 import copy
-import glob
 import os.path as osp
 import re
 
@@ -13,11 +12,9 @@ from mmengine.registry import MODELS, init_default_scope
 
 import mogazoo  # noqa: F401
 from mogazoo.utils import load_config
+from helpers import DOWNSTREAM_CONFIGS as CONFIGS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = sorted(
-    glob.glob(osp.join(ROOT, 'configs', '*', 'det', '*.py')) +
-    glob.glob(osp.join(ROOT, 'configs', '*', 'seg', '*.py')))
 
 
 def det_batch(with_mask, num_classes, size=64):

@@ -22,12 +22,13 @@ from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 
 import mogazoo  # noqa: F401
-from mogazoo.converters import (convert_moganet, convert_moganet_det,
-                                convert_moganet_downstream,
-                                convert_moganet_seg)
-from mogazoo.converters.auto import convert_if_official
+from mogazoo.checkpoint.converters import (convert_moganet,
+                                           convert_moganet_det,
+                                           convert_moganet_downstream,
+                                           convert_moganet_seg)
+from mogazoo.checkpoint.converters.official import convert_if_official
 from mogazoo.utils import load_config
-from test_converter import official_key
+from helpers import moganet_official_key as official_key
 
 DET = 'configs/moganet/det/'
 SEG = 'configs/moganet/seg/'
@@ -148,9 +149,10 @@ def build(root, name):
 def official_state_dict(model, name, seed=0):
     """The state dict of the official model matching ``model``: backbone
     keys as the official ``MogaNet_feat`` names them (the classifier's,
-    under ``backbone.``; mapped by test_converter, independently of the
-    converter), neck and head keys as mmdet 2.x / mmseg 0.x name them; all
-    with random values."""
+    under ``backbone.``; mapped by tests/helpers.py, independently of the
+    converter, and checked against the keys recorded from the official code
+    by tests/test_official.py), neck and head keys as mmdet 2.x / mmseg 0.x
+    name them; all with random values."""
     g = torch.Generator().manual_seed(seed)
     model_state = model.state_dict()
     names = [
@@ -298,7 +300,7 @@ def test_load_from_official_file_converts_in_memory(name, official, root):
     path = official['files'][name]
     _, state = official[name]
     task = CONFIGS[name][0]
-    with mock.patch('mogazoo.converters.auto.print_log') as log:
+    with mock.patch('mogazoo.checkpoint.converters.official.print_log') as log:
         ckpt = _load_checkpoint(path, map_location='cpu')
     message = log.call_args[0][0]
     what = dict(det='detection', seg='segmentation')[task]
@@ -406,7 +408,7 @@ def test_numpy1_pickled_meta_loads(official, tmp_path):
                 assert b'numpy._core' in data
                 data = data.replace(b'numpy._core', b'numpy.core')
             zout.writestr(info, data)
-    with mock.patch('mogazoo.converters.auto.print_log'):
+    with mock.patch('mogazoo.checkpoint.converters.official.print_log'):
         ckpt = _load_checkpoint(str(path), map_location='cpu')
     assert 'backbone.stages.0.0.attn.value.dw_conv0.weight' in \
         ckpt['state_dict']
@@ -429,7 +431,7 @@ def test_openmmlab_layout_classifier_is_not_taken_for_a_detector(
         convert_moganet_det(classifier)
     path = tmp_path / 'openmixup.pth'
     torch.save(dict(state_dict=classifier, meta={}), path)
-    with mock.patch('mogazoo.converters.auto.print_log'):
+    with mock.patch('mogazoo.checkpoint.converters.official.print_log'):
         ckpt = _load_checkpoint(str(path))
     assert ckpt['meta']['converter'] == 'moganet_to_mogazoo.py'
     assert set(ckpt['state_dict']) == set(

@@ -1,10 +1,8 @@
 import glob
-import math
 import os.path as osp
 import re
 import subprocess
 import sys
-import zlib
 
 import pytest
 import torch
@@ -13,11 +11,16 @@ from mmpretrain.models import build_classifier
 
 import mogazoo  # noqa: F401
 import mogazoo.models.backbones.fastervit  # noqa: F401  (registers FasterViT)
-from mogazoo.converters import load_official_state_dict
-from mogazoo.converters.fastervit import convert_fastervit
+from mogazoo.checkpoint.converters import load_official_state_dict
+from mogazoo.checkpoint.converters.fastervit import convert_fastervit
 from mogazoo.models.backbones.fastervit import (FasterViT, window_partition,
                                                 window_reverse)
 from mogazoo.utils import load_config
+import official_records
+from helpers import SMALL
+from helpers import fastervit_classifier as classifier
+from helpers import fastervit_official_key as official_key
+from official_records import image, relative_error
 from runner_utils import load_tool
 
 CONVERTER = 'tools/model_converters/fastervit_to_mogazoo.py'
@@ -53,16 +56,6 @@ CONFIGS = {
     'anyres': 'fastervit-0-anyres_32xb32-576x960_in1k.py',
 }
 
-# a small FasterViT for behaviour tests: carrier tokens in stages 3 and 4 at
-# small inputs (windows of 2)
-SMALL = dict(
-    embed_dims=[16, 32, 64, 128],
-    depths=[1, 1, 2, 2],
-    num_heads=[2, 2, 4, 4],
-    stem_channels=8,
-    ct_size=2,
-    layer_scale=1e-5,
-    propagation=True)
 TINY = dict(SMALL, window_sizes=[7, 7, 2, 2], hat=[False, False, True, True])
 
 
@@ -83,53 +76,27 @@ def build(root, arch, meta=False):
     return build_classifier(cfg.model)
 
 
-def classifier(num_classes=10, **backbone):
-    backbone.setdefault('arch', '0')
-    model = FasterViT(**backbone)
-    return build_classifier(
-        dict(
-            type='ImageClassifier',
-            backbone=dict(type='FasterViT', **backbone),
-            neck=dict(type='GlobalAveragePooling'),
-            head=dict(
-                type='LinearClsHead',
-                num_classes=num_classes,
-                in_channels=model.embed_dims[-1])))
-
-
-def official_key(key):
-    """mogazoo key -> key of the official NVlabs/FasterViT model, written
-    here independently of the converter (which maps the other way)."""
-    if key.startswith('head.fc.'):
-        return 'head.' + key[len('head.fc.'):]
-    key = key[len('backbone.'):]
-    m = re.match(r'patch_embeds\.(\d+)\.(\d+)\.(.*)', key)
-    if m:
-        i, j, rest = int(m[1]), int(m[2]), m[3]
-        if i == 0:
-            return f'patch_embed.conv_down.{j}.{rest}'
-        part = 'norm' if j == 0 else 'reduction.0'
-        return f'levels.{i - 1}.downsample.{part}.{rest}'
-    m = re.match(r'stages\.(\d+)\.(.*)', key)
-    if m:
-        return f'levels.{m[1]}.{m[2]}'
-    m = re.match(r'norms\.(\d+)\.(.*)', key)
-    return f'norm.{m[2]}'
-
-
 # ---------------------------------------------------------------- sizes
+
+
+def record_name(arch):
+    """The official model recorded by tests/data/make_golden.py that the
+    config of ``arch`` is for."""
+    if arch.isdigit():
+        return f'faster_vit_{arch}_224'
+    return 'faster_vit_' + arch.replace('-', '_')
 
 
 @pytest.mark.parametrize('arch', list(OFFICIAL))
 def test_params_match_official(arch, root):
     model = build(root, arch, meta=True)
-    assert sum(p.numel() for p in model.parameters()) == OFFICIAL[arch][0]
+    official = official_records.layout(record_name(arch))['params']
+    assert sum(p.numel() for p in model.parameters()) == OFFICIAL[arch][0] \
+        == official
 
 
 def test_arch_names():
-    for i in range(7):
-        assert FasterViT.arch_zoo[str(
-            i)] == FasterViT.arch_zoo[f'faster_vit_{i}_224']
+    # (the official names build the official networks: test_official.py)
     with torch.device('meta'):
         assert FasterViT(3).arch_settings == FasterViT(
             'fastervit-3').arch_settings == FasterViT('3').arch_settings
@@ -224,73 +191,40 @@ def test_window_partition_round_trip():
 # ------------------------------------------ equality with the official code
 
 
-def fill(key, shape):
-    """Deterministic values by official key (tests/test_fastervit.py and the
-    script that computed GOLDEN with fastervit==1.0.0 use this function)."""
-    n = math.prod(shape)
-    phase = (zlib.crc32(key.encode()) % 1000) / 100.
-    v = torch.sin(torch.arange(n, dtype=torch.float64) * 0.7 +
-                  phase).reshape(shape)
-    leaf = key.rsplit('.', 1)[-1]
-    if leaf == 'running_var':
-        v = 1.0 + 0.25 * (v + 1)
-    elif leaf == 'running_mean':
-        v = 0.1 * v
-    elif leaf.startswith('gamma'):
-        v = 0.5 + 0.3 * v
-    elif len(shape) == 1 and leaf == 'weight':
-        v = 1 + 0.2 * v
-    elif len(shape) == 1:
-        v = 0.1 * v
-    else:
-        v = v / math.sqrt(n / shape[0])
-    return v.float()
-
-
-def image(h, w):
-    n = 3 * h * w
-    return (1.5 * torch.sin(
-        torch.arange(n, dtype=torch.float64) * 0.123)).float().reshape(
-            1, 3, h, w)
-
-
-# logits of the official FasterViT (fastervit==1.0.0) with SMALL's settings,
-# weights fill(official key) and input image(H, W): faster_vit.py at 224,
-# and faster_vit_any_res.py built for 192x320 with windows 7/7/6/5 and
-# hierarchical attention in stages 3 and 4 (a 2x4 window grid, then a padded
-# 2x2 one)
-GOLDEN = {
-    'fixed': [
-        -0.5865812, 0.3911304, 0.6331018, -0.4853483, -0.6865255, 0.4088743,
-        0.4972361, -0.5167472, -0.3608113, 0.7136192
-    ],
-    'anyres': [
-        -0.7819306, 0.8598672, 0.7679237, -0.9714944, -0.7585719, 0.9043238,
-        0.5053057, -1.013238, -0.3047694, 1.202874
-    ],
-}
-
-
 @pytest.mark.parametrize('form', ['fixed', 'anyres'])
 def test_logits_equal_official(form):
+    """Logits of the official FasterViT with SMALL's settings, weights
+    ``fill(official key)`` and input ``image(H, W)``, recorded from the
+    official code by tests/data/make_golden.py: faster_vit.py at 224, and
+    faster_vit_any_res.py built for 192x320 with windows 7/7/6/5 and
+    hierarchical attention in stages 3 and 4 (a 2x4 window grid, then a
+    padded 2x2 one), loaded into the resolution-free any-res model."""
     if form == 'fixed':
         arch = dict(
             SMALL, window_sizes=[7, 7, 7, 7], hat=[False, False, True, False])
-        model, x = classifier(arch=arch), image(224, 224)
+        model, case = classifier(arch=arch), 'fastervit_small_224'
     else:
         arch = dict(
             SMALL, window_sizes=[7, 7, 6, 5], hat=[False, False, True, True])
-        model, x = classifier(arch=arch, any_res=True), image(192, 320)
-    model.load_state_dict({
-        k:
-        fill(official_key(k), tuple(v.shape)) if v.is_floating_point() else v
-        for k, v in model.state_dict().items()
-    })
+        model = classifier(arch=arch, any_res=True)
+        case = 'fastervit_small_any_res_192x320'
+    spec = official_records.logits(case)
+    res = model.load_state_dict(
+        convert_fastervit(official_records.official_state_dict(spec['model'])),
+        strict=False)
+    assert not res.unexpected_keys
+    # resolution-free, the model also has the carrier-token position
+    # embedding of stage 3, which the official model built for 192x320 lacks
+    # (its 2x4 window grid does not use one)
+    extra = {f'backbone.stages.2.blocks.{i}.hat_pos_embed' for i in (0, 1)}
+    missing = {k.rsplit('.', 3)[0] for k in res.missing_keys}
+    assert missing == (set() if form == 'fixed' else extra)
+    x = image(*spec['input'][2:])
     with torch.no_grad():
-        logits = model.eval()(x)[0]
-    expect = torch.tensor(GOLDEN[form])
-    err = ((logits - expect).abs().max() / expect.abs().max()).item()
-    assert err <= 1e-4, (err, logits.tolist())
+        logits = model.eval()(x)
+    err = relative_error(logits, spec['logits'])
+    assert err <= 1e-5, (err, logits[0, :5].tolist())
+    logits = logits[0]
     # the carrier tokens matter: without their attention the logits move
     for blk in model.backbone.stages[2].blocks:
         blk.gamma1.data.zero_()
@@ -432,24 +366,13 @@ def test_deploy_mode_same_outputs_without_the_mlps():
 # ------------------------------------------------------------- converter
 
 
-def official_state_dict(model, seed=0):
-    """What the official model stores for ``model``'s weights: official
-    keys, plus the derived buffers and the tokenizer conv's second name."""
-    g = torch.Generator().manual_seed(seed)
-    out = {}
-    for k, v in model.state_dict().items():
-        out[official_key(k)] = torch.randn(
-            v.shape, generator=g) if v.is_floating_point() else v.clone()
-    for k in list(out):
-        if k.endswith('attn.qkv.weight'):
-            base = k[:-len('qkv.weight')]
-            out[base + 'pos_emb_funct.relative_bias'] = torch.zeros(1, 2, 4, 4)
-            out[base + 'pos_emb_funct.relative_position_index'] = torch.zeros(
-                4, 4, dtype=torch.long)
-        m = re.match(r'(levels\.\d+\.global_tokenizer\.)pos_embed\.(\w+)', k)
-        if m:
-            out[f'{m[1]}to_global_feature.pos.{m[2]}'] = out[k]
-    return out
+def official_state_dict(arch):
+    """The official FasterViT-0 (224) state dict as recorded from the
+    official code (tests/official_records.py): official keys, the derived
+    buffers and the tokenizer conv's second name; ``fill`` values. It is
+    also what the any-resolution config loads."""
+    assert arch in ('0', 'anyres')
+    return official_records.official_state_dict('faster_vit_0_224')
 
 
 def released_checkpoint(official, path):
@@ -478,7 +401,7 @@ def assert_loaded(model, official, ema=False):
 
 @pytest.mark.parametrize('arch', ['0', 'anyres'])
 def test_round_trip_strict(arch, root, tmp_path):
-    official = official_state_dict(build(root, arch))
+    official = official_state_dict(arch)
     src = tmp_path / 'fastervit.pth.tar'
     released_checkpoint(official, src)
     fresh = build(root, arch)
@@ -487,28 +410,9 @@ def test_round_trip_strict(arch, root, tmp_path):
     assert_loaded(fresh, official)
 
 
-@pytest.mark.parametrize('arch', [a for a in CONFIGS if a != '0'])
-def test_converted_keys_fit_every_config(arch, root):
-    model = build(root, arch, meta=True)
-    official = {
-        official_key(k): torch.empty(v.shape, device='meta')
-        for k, v in model.state_dict().items()
-    }
-    official['levels.2.blocks.0.attn.pos_emb_funct.relative_bias'] = \
-        torch.empty(1, device='meta')
-    converted = convert_fastervit(official)
-    assert {
-        k: tuple(v.shape)
-        for k, v in converted.items()
-    } == {
-        k: tuple(v.shape)
-        for k, v in model.state_dict().items()
-    }
-
-
 @pytest.mark.parametrize('ema', [False, True])
 def test_converter_tool(ema, root, tmp_path):
-    official = official_state_dict(build(root, '0'))
+    official = official_state_dict('0')
     src = tmp_path / 'fastervit_0_224_1k.pth.tar'
     released_checkpoint(official, src)
     dst = tmp_path / 'converted.pth'

@@ -9,81 +9,49 @@ initializer is built in any case. ``FasterViT(any_res=True,
 resolution=(H, W))`` builds the same layers, so the converted checkpoint
 loads strictly and gives the official logits.
 
-The numbers below were computed with the official code (fastervit==1.0.0)
-the way ``GOLDEN`` of tests/test_fastervit.py was: weights
-``fill(official key)`` (the tokenizer conv's second name
-``to_global_feature.pos`` holding the same tensor), input ``image(H, W)``,
-and the official state dict's ``key:shape`` lines, sorted and joined by
-newlines, without the derived buffers and the second conv name, as
-``(count, crc32)``.
+The official models' state dicts and logits (weights ``fill(official
+key)``, input ``image(H, W)``) are recorded from the official code by
+tests/data/make_golden.py (tests/official_records.py); tests/test_official.py
+checks every recorded ``faster_vit_0_any_res`` layout against the converter
+and the parameter counts.
 """
-import re
-import zlib
-
 import pytest
 import torch
-from test_fastervit import SMALL, classifier, fill, image, official_key
 
-from mogazoo.converters.fastervit import convert_fastervit
+from mogazoo.checkpoint.converters.fastervit import convert_fastervit
+from mogazoo.checkpoint.fit import CheckpointMismatchError, check_fit
 from mogazoo.models.backbones.fastervit import FasterViT
-from mogazoo.utils.checkpoint_fit import CheckpointMismatchError, check_fit
-
-_DERIVED = re.compile(
-    r'\.(relative_bias|relative_coords_table|relative_position_index)$')
-_SECOND_NAME = re.compile(r'\.to_global_feature\.pos\.')
+import official_records
+from helpers import SMALL
+from helpers import fastervit_classifier as classifier
+from helpers import fastervit_official_key as official_key
+from official_records import image, relative_error
 
 # the official model with SMALL's settings, hierarchical attention in stages
 # 3 and 4, built for 256x320: stage 3 is 16x20, a 2x3 grid of windows of 8
 # (carrier tokens, no hat_pos_embed); stage 4 is 8x10, with windows of 5 a
 # 2x2 grid (with hat_pos_embed), with windows of 10 a single window (only
 # the carrier-token initializer)
-CASES = {
+CASES = {  # the recorded official model of each (tests/official_records.py)
     'nonsquare':
-    dict(
-        windows=[7, 7, 8, 5],
-        keys=(214, 2615178826),
-        logits=[
-            -0.7820608, 0.857658, 0.7683391, -0.969339, -0.7592658, 0.9022579,
-            0.5062662, -1.011297, -0.3059808, 1.201088
-        ]),
+    dict(windows=[7, 7, 8, 5], record='fastervit_small_any_res_256x320_w8_5'),
     'single':
     dict(
-        windows=[7, 7, 8, 10],
-        keys=(174, 368041059),
-        logits=[
-            -0.5743377, 0.3869329, 0.6214002, -0.4796398, -0.6755611, 0.40175,
-            0.4871916, -0.5083256, -0.3518542, 0.7040413
-        ]),
+        windows=[7, 7, 8, 10], record='fastervit_small_any_res_256x320_w8_10'),
 }
 RESOLUTION = (256, 320)
-
-# official faster_vit_0_any_res(resolution=..., window_size=..., ct_size=2):
-# state dict fingerprint and parameter count (1000 classes)
-FASTERVIT_0 = {
-    ((256, 320), (7, 7, 8, 4)): ((388, 1722928028), 30609192),
-    ((576, 960), (7, 7, 7, 7)): ((388, 1722928028), 30609192),
-    ((576, 960), (7, 7, 12, 6)): ((388, 1722928028), 30609192),
-    ((224, 224), (7, 7, 7, 7)): ((406, 216518911), 31404840),
-}
-
-
-def fingerprint(official):
-    lines = sorted(f'{k}:{tuple(v.shape)}' for k, v in official.items()
-                   if not _DERIVED.search(k) and not _SECOND_NAME.search(k))
-    return len(lines), zlib.crc32('\n'.join(lines).encode())
 
 
 def small_arch(windows):
     return dict(SMALL, window_sizes=windows, hat=[False, False, True, True])
 
 
-def official_weights(model):
-    """The official checkpoint of ``model``'s structure, ``fill`` weights."""
+def official_key_shapes(model):
+    """``model``'s parameters and running statistics by official name."""
     return {
-        official_key(k):
-        fill(official_key(k), tuple(v.shape))
-        if v.is_floating_point() else v.clone()
+        official_key(k): tuple(v.shape)
         for k, v in model.state_dict().items()
+        if not k.endswith('.num_batches_tracked')
     }
 
 
@@ -93,9 +61,9 @@ def test_official_checkpoint_loads_strictly_with_official_logits(case):
     model = classifier(
         arch=small_arch(spec['windows']), any_res=True,
         resolution=RESOLUTION).eval()
-    official = official_weights(model)
     # the layers are the official model's, no more, no fewer
-    assert fingerprint(official) == spec['keys']
+    assert official_key_shapes(model) == official_records.key_shapes(
+        spec['record'])
     stages = model.backbone.stages
     # hat_attn: the block has carrier-token layers
     assert all(
@@ -105,12 +73,16 @@ def test_official_checkpoint_loads_strictly_with_official_logits(case):
                and hasattr(blk, 'hat_attn') == (case == 'nonsquare')
                for blk in stages[3].blocks)
     assert stages[3].global_tokenizer is not None
-    model.load_state_dict(convert_fastervit(official), strict=True)
+    model.load_state_dict(
+        convert_fastervit(
+            official_records.official_state_dict(spec['record'])),
+        strict=True)
+    expect = official_records.logits(spec['record'])
+    assert expect['input'] == [1, 3, *RESOLUTION]
     with torch.no_grad():
-        logits = model(image(*RESOLUTION))[0]
-    expect = torch.tensor(spec['logits'])
-    err = ((logits - expect).abs().max() / expect.abs().max()).item()
-    assert err <= 1e-4, (err, logits.tolist())
+        logits = model(image(*RESOLUTION))
+    err = relative_error(logits, expect['logits'])
+    assert err <= 1e-5, (err, logits[0, :5].tolist())
 
 
 def test_without_resolution_the_non_square_stage_has_extra_layers():
@@ -118,9 +90,8 @@ def test_without_resolution_the_non_square_stage_has_extra_layers():
     # 224 checkpoints); check_fit names the cause for the official any-res
     # checkpoint
     windows = CASES['nonsquare']['windows']
-    official = official_weights(
-        classifier(
-            arch=small_arch(windows), any_res=True, resolution=RESOLUTION))
+    official = official_records.official_state_dict(
+        CASES['nonsquare']['record'])
     model = classifier(arch=small_arch(windows), any_res=True)
     missing = model.load_state_dict(
         convert_fastervit(official), strict=False).missing_keys
@@ -133,30 +104,6 @@ def test_without_resolution_the_non_square_stage_has_extra_layers():
             CheckpointMismatchError, match='model.backbone.resolution'):
         check_fit(model.state_dict(), convert_fastervit(official), 'strict',
                   'official.pth', 'the model')
-
-
-@pytest.mark.parametrize('size', list(FASTERVIT_0))
-def test_faster_vit_0_any_res_keys(size):
-    resolution, windows = size
-    keys, params = FASTERVIT_0[size]
-    with torch.device('meta'):
-        model = classifier(
-            num_classes=1000,
-            arch='0',
-            any_res=True,
-            resolution=resolution,
-            window_sizes=windows)
-    official = {official_key(k): v for k, v in model.state_dict().items()}
-    assert fingerprint(official) == keys
-    assert sum(p.numel() for p in model.parameters()) == params
-    converted = convert_fastervit(official)
-    assert {
-        k: tuple(v.shape)
-        for k, v in converted.items()
-    } == {
-        k: tuple(v.shape)
-        for k, v in model.state_dict().items()
-    }
 
 
 def test_official_224_structure_in_every_form():

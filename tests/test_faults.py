@@ -9,12 +9,12 @@ from mmengine.runner import save_checkpoint
 from mmpretrain.registry import MODELS
 
 import mogazoo
+from mogazoo.checkpoint.fit import CheckpointMismatchError
 from mogazoo.engine.runner import add_safety_hooks, build_runner
 from mogazoo.utils import load_config
-from mogazoo.checkpoint.fit import CheckpointMismatchError
 from mogazoo.utils.config_checks import check_resume, check_schedule
 from helpers import (CONVERTERS, build, convert_with_tool, logits,
-                     official_checkpoint)
+                     moganet_official_key, official_checkpoint)
 from runner_utils import RecordHook, tiny_cfg, tool_exit
 
 DIGITS = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
@@ -105,9 +105,8 @@ def test_official_detection_layout(family, tmp_path, root):
     from mmengine.runner.checkpoint import _load_checkpoint
     if family == 'MogaNet':
         model = build(f'{root}/{FAMILIES["MogaNet"][0]}')
-        import test_converter
         state = {
-            'backbone.' + test_converter.official_key(k): v
+            'backbone.' + moganet_official_key(k): v
             for k, v in model.state_dict().items() if k.startswith('backbone.')
         }
     else:  # a key of the official layout is enough to be recognised

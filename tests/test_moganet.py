@@ -34,13 +34,6 @@ def test_params_match_official(arch, params, dims):
     assert abs(n - params) < (0.0005 if arch == 'xtiny' else 0.005), n
 
 
-@pytest.mark.parametrize('alias,arch', [('xt', 'xtiny'), ('t', 'tiny'),
-                                        ('s', 'small'), ('b', 'base'),
-                                        ('l', 'large'), ('xl', 'xlarge')])
-def test_aliases(alias, arch):
-    assert MogaNet.arch_zoo[alias] == MogaNet.arch_zoo[arch]
-
-
 @pytest.mark.parametrize('arch,_,dims', OFFICIAL[:3])
 def test_stage_outputs(arch, _, dims):
     model = MogaNet(arch, out_indices=(0, 1, 2, 3)).eval()

@@ -158,6 +158,46 @@ class _RSSPeak:
         self.mb = self.peak - self.base
 
 
+def round_order(n, r):
+    """The order in which :func:`compare` times ``n`` variants in round
+    ``r``: ``0..n-1`` rotated by ``r``, so that each variant runs at each
+    place in turn."""
+    return [(j + r) % n for j in range(n)]
+
+
+def summarize(labels: Sequence[str], seconds: Sequence[Sequence[float]],
+              batch_sizes: Sequence[int], iters: int,
+              mems: Sequence[float]) -> List[dict]:
+    """The result of :func:`compare` from its timings.
+
+    Args:
+        labels (list[str]): The variants.
+        seconds (list[list[float]]): Per variant, the seconds of its
+            ``iters`` timed iterations in each round.
+        batch_sizes (list[int]): Images per iteration of each variant.
+        iters (int): Timed iterations per variant and round.
+        mems (list[float]): Peak memory of each variant, MiB.
+
+    Returns:
+        list[dict]: Per variant: ``label``, ``images_per_sec`` (the median
+        over the rounds of ``batch * iters / seconds``), ``min`` / ``max``
+        (over the rounds), ``ratio`` (its median over the first variant's)
+        and ``peak_mem_mb``.
+    """
+    speeds = [[b * iters / t for t in ts]
+              for ts, b in zip(seconds, batch_sizes)]
+    base = statistics.median(speeds[0])
+    return [
+        dict(
+            label=label,
+            images_per_sec=statistics.median(s),
+            min=min(s),
+            max=max(s),
+            ratio=statistics.median(s) / base,
+            peak_mem_mb=m) for label, s, m in zip(labels, speeds, mems)
+    ]
+
+
 def compare(variants: Sequence[dict],
             device='cpu',
             warmup=3,
@@ -168,8 +208,9 @@ def compare(variants: Sequence[dict],
 
     Every variant is prepared (:func:`prepare`) and warmed up, then
     ``rounds`` rounds each time ``iters`` iterations of every variant in
-    turn, the order rotated by one each round, so that a noisy machine slows
-    all of them alike; a variant's speed is the median over the rounds.
+    turn, the order rotated by one each round (:func:`round_order`), so that
+    a noisy machine slows all of them alike; a variant's speed is the median
+    over the rounds (:func:`summarize`).
 
     Args:
         variants (list[dict]): ``label``, ``model``, ``inputs`` and optional
@@ -209,19 +250,9 @@ def compare(variants: Sequence[dict],
             mems.append(peak.mb)
         runs.append(run)
         batch.append(len(v['inputs']))
-    speeds = [[] for _ in variants]
+    seconds = [[] for _ in variants]
     for r in range(rounds):
-        for j in range(len(variants)):
-            i = (j + r) % len(variants)
-            seconds = _timed(runs[i], iters, device, train)
-            speeds[i].append(batch[i] * iters / seconds)
-    base = statistics.median(speeds[0])
-    return [
-        dict(
-            label=v['label'],
-            images_per_sec=statistics.median(s),
-            min=min(s),
-            max=max(s),
-            ratio=statistics.median(s) / base,
-            peak_mem_mb=m) for v, s, m in zip(variants, speeds, mems)
-    ]
+        for i in round_order(len(variants), r):
+            seconds[i].append(_timed(runs[i], iters, device, train))
+    return summarize([v['label'] for v in variants], seconds, batch, iters,
+                     mems)
