@@ -110,9 +110,8 @@ def test_web_demo(root, digits_checkpoint, digits_subset, loads):
     pytest.importorskip('gradio')
     from mogazoo.apis.web_demo import build_web_demo
     example = next(
-        osp.join(digits_subset, 'val', '0', f)
-        for f in sorted(__import__('os').listdir(
-            osp.join(digits_subset, 'val', '0'))))
+        osp.join(digits_subset, 'val', '0', f) for f in sorted(
+            __import__('os').listdir(osp.join(digits_subset, 'val', '0'))))
     build_web_demo(osp.join(root, DIGITS), digits_checkpoint, [example])
     assert through_checkpoint(loads), loads
 
@@ -137,9 +136,9 @@ def test_downstream_model(root, digits_checkpoint, loads):
     pytest.importorskip('mmdet')
     from mogazoo.apis import init_downstream_model
     init_downstream_model(
-        osp.join(root, 'configs/moganet/det/'
-                 'retinanet_moganet-xtiny_fpn_digit-scenes.py'),
-        digits_checkpoint)
+        osp.join(
+            root, 'configs/moganet/det/'
+            'retinanet_moganet-xtiny_fpn_digit-scenes.py'), digits_checkpoint)
     assert through_checkpoint(loads), loads
 
 

@@ -18,9 +18,8 @@ from sklearn.metrics import (confusion_matrix, precision_recall_fscore_support,
                              roc_auc_score, top_k_accuracy_score)
 
 import mogazoo
-from mogazoo.evaluation import report
 from mogazoo.evaluation import (classification_summary, load_results,
-                                predict_dataset, results_to_arrays,
+                                predict_dataset, report, results_to_arrays,
                                 write_report)
 
 NAME = 'moganet-xtiny_1xb64_digits'

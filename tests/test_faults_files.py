@@ -22,10 +22,10 @@ from mmpretrain.structures import DataSample
 
 import mogazoo  # noqa: F401
 from mogazoo.checkpoint.converters import save_mmengine_checkpoint
-from mogazoo.evaluation import load_results
 from mogazoo.checkpoint.io import (UnsafeFileError, check_checkpoint,
-                                  load_plain_pickle, load_torch_file,
-                                  torch_file_globals)
+                                   load_plain_pickle, load_torch_file,
+                                   torch_file_globals)
+from mogazoo.evaluation import load_results
 
 CONVERTER = 'tools/model_converters/moganet_to_mogazoo.py'
 REPORT = 'tools/analysis_tools/eval_report.py'

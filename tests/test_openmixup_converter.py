@@ -40,10 +40,11 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from mmpretrain.models import build_classifier
 
 import mogazoo
-from mogazoo.checkpoint.converters import (convert_moganet, convert_moganet_downstream,
-                                select_state_dict)
-from mogazoo.checkpoint.converters.official import convert_if_official
+from mogazoo.checkpoint.converters import (convert_moganet,
+                                           convert_moganet_downstream,
+                                           select_state_dict)
 from mogazoo.checkpoint.converters.moganet import convert_moganet_openmixup
+from mogazoo.checkpoint.converters.official import convert_if_official
 from mogazoo.utils import load_config
 
 NAME = 'moganet-tiny_8xb128-3aug_in1k-256px'

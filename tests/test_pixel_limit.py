@@ -19,7 +19,8 @@ def png_header_only(path, width, height):
 
     def chunk(kind, data):
         return (struct.pack('>I', len(data)) + kind + data +
-                struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff))
+                struct.pack('>I',
+                            zlib.crc32(kind + data) & 0xffffffff))
 
     ihdr = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
     with open(path, 'wb') as f:

@@ -85,16 +85,15 @@ def test_no_patch_of_another_library_outside_compat():
     assert not bad, bad
 
 
-@pytest.mark.parametrize(
-    'source', [
-        'import mmpretrain\nmmpretrain.get_model = None\n',
-        'import mmpretrain.apis\nfor m in (mmpretrain.apis, ):\n'
-        '    m.get_model = None\n',
-        'from mmengine.registry import Registry\nRegistry.build = None\n',
-        'from torch import serialization as s\nsetattr(s, "load", None)\n',
-        'from setuptools.command.editable_wheel import editable_wheel\n'
-        'editable_wheel._select_strategy = None\n',
-    ])
+@pytest.mark.parametrize('source', [
+    'import mmpretrain\nmmpretrain.get_model = None\n',
+    'import mmpretrain.apis\nfor m in (mmpretrain.apis, ):\n'
+    '    m.get_model = None\n',
+    'from mmengine.registry import Registry\nRegistry.build = None\n',
+    'from torch import serialization as s\nsetattr(s, "load", None)\n',
+    'from setuptools.command.editable_wheel import editable_wheel\n'
+    'editable_wheel._select_strategy = None\n',
+])
 def test_the_walk_finds_patches(source):
     assert patches(source)
 
@@ -130,8 +129,7 @@ def test_function_level_imports_are_lazy_optional_ones_with_a_reason():
     bad = []
     for path in package_files():
         for line, module, around in function_level_imports(path):
-            lazy = any(module == m or module.startswith(m + '.')
-                       for m in LAZY)
+            lazy = any(module == m or module.startswith(m + '.') for m in LAZY)
             if not lazy or '#' not in around:
                 bad.append(f'{osp.relpath(path, ROOT)}:{line} {module}')
     assert not bad, bad

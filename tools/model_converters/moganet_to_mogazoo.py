@@ -13,7 +13,8 @@ into the model of the matching ``configs/moganet/moganet-<arch>_*_in1k*.py``.
 """
 from mogazoo.checkpoint.converters import convert_moganet
 from mogazoo.checkpoint.converters.common import converter_main
-from mogazoo.checkpoint.converters.moganet import is_openmixup_moganet, openmixup_ema_keys
+from mogazoo.checkpoint.converters.moganet import (is_openmixup_moganet,
+                                                   openmixup_ema_keys)
 
 
 def convert(state_dict):
