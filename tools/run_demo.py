@@ -16,8 +16,6 @@ import subprocess
 import sys
 import time
 
-from mogazoo.visualization import plot_curves
-
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
 #: The panels of the demo's curves.png.
@@ -66,6 +64,8 @@ def main(argv=None):
           f'top-1 {metrics["accuracy/top1"]:.2f} %, '
           f'top-5 {metrics["accuracy/top5"]:.2f} %')
     curves = osp.join(args.work_dir, 'curves.png')
+    # imported here: the demo's first lines come before torch's import
+    from mogazoo.visualization import plot_curves
     data = plot_curves([osp.join(ROOT, args.work_dir)],
                        DEMO_CURVES,
                        out=osp.join(ROOT, curves),

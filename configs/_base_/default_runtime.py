@@ -3,7 +3,8 @@ default_scope = 'mmpretrain'
 custom_imports = dict(imports=['mogazoo'], allow_failed_imports=False)
 
 default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
+    # no eta until the first iteration (warm-up, compile) is over
+    timer=dict(type='WarmupIterTimerHook'),
     logger=dict(type='LoggerHook', interval=100),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # keep the best and the 3 latest checkpoints; mmengine's CheckpointHook

@@ -130,8 +130,10 @@ def add_safety_hooks(cfg):
     """Give ``cfg`` the :data:`SAFETY_HOOKS` and an atomically writing
     checkpoint hook (``AtomicCheckpointHook`` for a plain
     ``type='CheckpointHook'``, same options; ``'mmengine.CheckpointHook'``
-    keeps mmengine's); drop ``default_hooks`` entries set to
-    None that mmengine would reject (it accepts None only for its own)."""
+    keeps mmengine's), an eta without the warm-up iteration
+    (``WarmupIterTimerHook`` for a plain ``type='IterTimerHook'``); drop
+    ``default_hooks`` entries set to None that mmengine would reject (it
+    accepts None only for its own)."""
     hooks = cfg.get('default_hooks') or {}
     for name, hook_type in SAFETY_HOOKS.items():
         if name in hooks and hooks[name] is None:
@@ -141,6 +143,9 @@ def add_safety_hooks(cfg):
     if isinstance(checkpoint, dict) and \
             checkpoint.get('type') == 'CheckpointHook':
         checkpoint['type'] = 'mmpretrain.AtomicCheckpointHook'
+    timer = hooks.get('timer')
+    if isinstance(timer, dict) and timer.get('type') == 'IterTimerHook':
+        timer['type'] = 'mmpretrain.WarmupIterTimerHook'
     builtin = ('runtime_info', 'timer', 'sampler_seed', 'logger',
                'param_scheduler', 'checkpoint')
     cfg.default_hooks = {

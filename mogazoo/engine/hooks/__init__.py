@@ -6,9 +6,11 @@ from .mesa_hook import MESAHook, mesa_loss
 from .num_class_check_hook import NumClassCheckHook
 from .sophia_hessian_hook import SophiaHessianHook
 from .throughput_hook import ThroughputHook, peak_memory_mb
+from .timer_hook import WarmupIterTimerHook
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckpointFitHook', 'DropPathWarmupHook',
     'FiniteCheckHook', 'MESAHook', 'NumClassCheckHook', 'SophiaHessianHook',
-    'ThroughputHook', 'TrainingDivergedError', 'mesa_loss', 'peak_memory_mb'
+    'ThroughputHook', 'TrainingDivergedError', 'WarmupIterTimerHook',
+    'mesa_loss', 'peak_memory_mb'
 ]
