@@ -13,8 +13,8 @@ import time
 
 from mogazoo.engine.hooks import TrainingDivergedError
 from mogazoo.engine.runner import (RUN_ERRORS, SETUP_ERRORS, build_runner,
-                                   one_line_errors, parse_common_args,
-                                   prepare_cfg)
+                                   lock_work_dir, one_line_errors,
+                                   parse_common_args, prepare_cfg)
 from mogazoo.utils.config_checks import (check_amp_device, check_resume,
                                          check_schedule)
 
@@ -61,6 +61,7 @@ def main(argv=None):
     args = parse_args(argv)
     with one_line_errors('train.py', SETUP_ERRORS, args.debug):
         cfg = prepare_cfg(args.config, args, mode='train')
+        lock_work_dir(cfg.work_dir)  # one run at a time per work dir
         print(
             f'[train.py] config loaded; building the runner (datasets, '
             f'model) for {cfg.work_dir}',

@@ -3,6 +3,8 @@
 The tools are thin command lines over these functions; tests and your own
 scripts build a runner exactly as the tools do with :func:`build_runner`.
 """
+import errno
+import fcntl
 import os
 import os.path as osp
 import sys
@@ -60,18 +62,71 @@ SETUP_ERRORS = (FileNotFoundError, KeyError, RuntimeError, ValueError)
 RUN_ERRORS = (UnsafeFileError, CheckpointMismatchError, DownloadError,
               FileNotFoundError, CorruptDatasetError, CorruptImageError)
 
+#: ``OSError`` numbers of a disk that refuses writes: full, over quota,
+#: read-only, not permitted. Reported in one line like :data:`RUN_ERRORS`.
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
+               errno.EPERM)
+
 
 @contextmanager
 def one_line_errors(tool: str, errors, debug: bool = False):
-    """Turn ``errors`` raised inside the block into ``sys.exit('<tool>:
-    error: <message>')``: one line and exit code 1, no traceback (with
-    ``debug``, the exception is raised as it is)."""
+    """Turn ``errors`` raised inside the block, and a disk that refuses a
+    write (:data:`DISK_ERRNOS`), into ``sys.exit('<tool>: error:
+    <message>')``: one line and exit code 1, no traceback (with ``debug``,
+    the exception is raised as it is)."""
     try:
         yield
     except errors as exc:
         if debug:
             raise
         sys.exit(f'{tool}: error: {exc}')
+    except OSError as exc:
+        if debug or exc.errno not in DISK_ERRNOS:
+            raise
+        sys.exit(f'{tool}: error: {errno.errorcode[exc.errno]}: {exc} (the '
+                 'checkpoints written before it are complete; resume from '
+                 'them with --resume once the disk takes writes)')
+
+
+#: The lock file of a work dir (see :func:`lock_work_dir`).
+LOCK_FILE = '.mogazoo-run.lock'
+_LOCKS = {}
+
+
+def lock_work_dir(work_dir: str) -> None:
+    """Refuse a second run in ``work_dir`` while one is writing there.
+
+    Two runs in one work dir would interleave their checkpoints and
+    ``last_checkpoint``, and ``--resume`` would follow the other run's file.
+    The first run takes an exclusive ``flock`` on ``<work_dir>/``
+    :data:`LOCK_FILE` and holds it until the process ends (the kernel
+    releases it when the process dies, ``kill -9`` included, so a crashed
+    run never leaves a stale lock). Only the global rank 0 of a
+    distributed run takes it.
+
+    Raises:
+        RuntimeError: Another process holds the lock; the message names
+            its pid and the folder.
+    """
+    if int(os.environ.get('RANK', '0')) != 0:
+        return
+    work_dir = osp.abspath(work_dir)
+    if work_dir in _LOCKS:
+        return
+    os.makedirs(work_dir, exist_ok=True)
+    fd = os.open(osp.join(work_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors='replace').strip() or '?'
+        os.close(fd)
+        raise RuntimeError(
+            f'Another run (pid {holder}) is writing to the work dir '
+            f'{work_dir}: wait for it to end, or give this run another '
+            '--work-dir') from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f'{os.getpid()}\n'.encode())
+    _LOCKS[work_dir] = fd
 
 
 def prepare_cfg(config, args, mode):
