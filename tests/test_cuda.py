@@ -1,5 +1,6 @@
-"""CUDA paths: mmcv's compiled deformable sampler and the grid_sample sampler
-on the GPU, and every family on CUDA in fp32 and under AMP.
+"""CUDA paths: DGMN2's samplers on the GPU (the DCN aggregation on mmcv's
+compiled CUDA kernels, grid_sample, the fused attention), and every family
+on CUDA in fp32 and under AMP.
 
 CI machines have no GPU, so these tests skip there; they run on a GPU machine
 with mmcv built with its CUDA ops (``FORCE_CUDA=1 MMCV_WITH_OPS=1``).
@@ -10,7 +11,6 @@ from mmpretrain.models import build_classifier
 
 from mogazoo.models.utils import deform_unfold as du
 from mogazoo.models.utils.deform_unfold import (deform_unfold_grid_sample,
-                                                deform_unfold_mmcv,
                                                 deform_unfold_pytorch)
 
 HAS_CUDA = torch.cuda.is_available()
@@ -48,62 +48,76 @@ def values_and_grads(fn, x, offset, grad):
     return out, gx, go
 
 
+def aggregate_inputs(dtype=torch.float64, seed=0):
+    """value, offset, weights, proj weight and bias of the DCN aggregation:
+    3 heads of 4 channels, offsets of several pixels reaching outside."""
+    g = torch.Generator().manual_seed(seed)
+    b, heads, d, h, w = 2, 3, 4, 13, 17
+    return [
+        torch.randn(b, heads * d, h, w, generator=g, dtype=dtype),
+        torch.randn(b, heads, 9, 2, h, w, generator=g, dtype=dtype) * 4,
+        torch.rand(b, heads, 9, h, w, generator=g, dtype=dtype),
+        torch.randn(6, heads * d, generator=g, dtype=dtype),
+        torch.randn(6, generator=g, dtype=dtype)
+    ]
+
+
+def aggregate_reference(value, offset, weights, proj_weight, proj_bias):
+    """Unfold each head's values at its offsets (the gather path), weight
+    the 9 samples, project."""
+    b, c, h, w = value.shape
+    heads = offset.shape[1]
+    v = deform_unfold_pytorch(
+        value.reshape(b * heads, c // heads, h, w),
+        offset.reshape(b * heads, 18, h, w)).view(b, heads, c // heads, 9,
+                                                  h * w)
+    out = torch.einsum('bhdsn,bhsn->bhdn', v,
+                       weights.reshape(b, heads, 9, h * w))
+    out = torch.nn.functional.linear(
+        out.reshape(b, c, h * w).transpose(1, 2), proj_weight, proj_bias)
+    return out.transpose(1, 2).reshape(b, -1, h, w)
+
+
 @needs_mmcv_cuda
 @pytest.mark.parametrize('dtype,tol', [(torch.float32, 1e-5),
                                        (torch.float64, 1e-10)])
-def test_mmcv_cuda_matches_the_reference(dtype, tol):
-    """mmcv's CUDA kernel against the PyTorch path in float64 on the CPU
-    (itself checked against a transcription of DGMN2's CUDA kernel in
-    test_deform_unfold.py), values and gradients, with many samples partly
-    or wholly outside the image."""
-    torch.manual_seed(0)
-    x = torch.randn(3, 16, 13, 17, dtype=torch.float64)
-    offset = far_offsets(3, 13, 17, dtype=torch.float64)
-    assert (offset.abs() > 3).float().mean() > 0.3
-    grad = torch.randn(3, 16 * 9, 13 * 17, dtype=torch.float64)
-    ref = values_and_grads(deform_unfold_pytorch, x, offset, grad)
-    got = values_and_grads(deform_unfold_mmcv,
-                           x.cuda().to(dtype),
-                           offset.cuda().to(dtype),
-                           grad.cuda().to(dtype))
-    for name, a, b in zip(('values', 'grad input', 'grad offset'), got, ref):
-        assert a.device.type == 'cuda' and a.dtype == dtype, name
+def test_dcn_aggregate_cuda_matches_the_reference(dtype, tol):
+    """sampler='dcn' on mmcv's CUDA kernels (deform_aggregate) against the
+    gather path in float64 on the CPU (itself checked against a
+    transcription of DGMN2's CUDA kernel in test_deform_unfold.py), values
+    and the gradients of all five inputs."""
+    inputs = aggregate_inputs()
+    ref_in = [t.clone().requires_grad_() for t in inputs]
+    got_in = [t.cuda().to(dtype).requires_grad_() for t in inputs]
+    ref = aggregate_reference(*ref_in)
+    got = du.deform_aggregate(*got_in)
+    assert got.device.type == 'cuda' and got.dtype == dtype
+    grad = torch.randn(ref.shape, dtype=torch.float64)
+    ref.backward(grad)
+    got.backward(grad.cuda().to(dtype))
+    scale = ref.abs().max().item()
+    torch.testing.assert_close(
+        got.detach().cpu().double(), ref.detach(), rtol=0, atol=tol * scale)
+    names = ('value', 'offset', 'weights', 'proj weight', 'proj bias')
+    for name, a, b in zip(names, got_in, ref_in):
         torch.testing.assert_close(
-            a.cpu().double(),
-            b,
+            a.grad.cpu().double(),
+            b.grad,
             rtol=0,
-            atol=tol * (10 if 'offset' in name else 1),
-            msg=lambda m: f'{name}: {m}')
-    assert ref[2].abs().max() > 1 and ref[1].abs().max() > 1
+            atol=tol * b.grad.abs().max().item() * 10,
+            msg=lambda m: f'grad {name}: {m}')
 
 
 @needs_mmcv_cuda
-def test_mmcv_and_pytorch_paths_agree_on_cuda():
-    torch.manual_seed(1)
-    x = torch.randn(2, 32, 14, 14, device='cuda')
-    offset = far_offsets(2, 14, 14).cuda()
-    grad = torch.randn(2, 32 * 9, 14 * 14, device='cuda')
-    a = values_and_grads(deform_unfold_mmcv, x, offset, grad)
-    b = values_and_grads(deform_unfold_pytorch, x, offset, grad)
-    torch.testing.assert_close(a[0], b[0], rtol=0, atol=1e-5)
-    torch.testing.assert_close(a[1], b[1], rtol=0, atol=1e-4)
-    torch.testing.assert_close(a[2], b[2], rtol=0, atol=1e-3)
-
-
-@needs_mmcv_cuda
-def test_mmcv_cuda_half():
+def test_dcn_aggregate_cuda_half():
     """float16 (what AMP feeds the sampler) stays float16 on the GPU and
     is close to the float32 result."""
-    torch.manual_seed(2)
-    x = torch.randn(2, 8, 10, 12, device='cuda')
-    offset = far_offsets(2, 10, 12).cuda()
-    ref = deform_unfold_pytorch(x, offset)
-    out = deform_unfold_mmcv(x.half(), offset.half())
+    inputs = [t.float().cuda() for t in aggregate_inputs(seed=2)]
+    ref = du.deform_aggregate(*inputs)
+    out = du.deform_aggregate(*[t.half() for t in inputs])
     assert out.dtype == torch.float16
-    torch.testing.assert_close(out.float(), ref, rtol=0, atol=2e-2)
-    with torch.autocast('cuda', dtype=torch.float16):
-        out = du.deform_unfold(x.half(), offset, sampler='auto')
-    assert torch.isfinite(out).all()
+    torch.testing.assert_close(
+        out.float(), ref, rtol=0, atol=2e-2 * ref.abs().max().item())
 
 
 @needs_cuda
@@ -180,12 +194,12 @@ def test_cuda_fp32_equals_cpu(family):
 
 
 @needs_cuda
-@pytest.mark.parametrize('sampler', ['mmcv', 'grid_sample', 'fused'])
+@pytest.mark.parametrize('sampler', ['dcn', 'grid_sample', 'fused'])
 def test_dgmn2_samplers_agree_on_cuda(sampler):
-    """The whole DGMN2-T classifier with mmcv's CUDA sampler (or the
-    grid_sample one, or the fused attention) and with the gather sampler,
-    on the same weights."""
-    if sampler == 'mmcv' and not du.mmcv_available('cuda'):
+    """The whole DGMN2-T classifier with the DCN attention on mmcv's CUDA
+    kernels (or the grid_sample sampler, or the fused attention) and with
+    the gather sampler, on the same weights."""
+    if sampler == 'dcn' and not du.mmcv_available('cuda'):
         pytest.skip('needs mmcv built with its CUDA ops')
     a = build('dgmn2', sampler=sampler).cuda().eval()
     b = build('dgmn2', sampler='pytorch').cuda().eval()

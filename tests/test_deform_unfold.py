@@ -1,5 +1,6 @@
-"""The deformable unfold of DGMN2: mmcv path, PyTorch path and the official
-CUDA kernel's semantics."""
+"""The deformable sampling of DGMN2: the PyTorch and grid_sample unfolds,
+the fused path's pixel cells and the DCN aggregation against the official
+CUDA kernel's semantics, and how a sampler name is checked and resolved."""
 import math
 
 import pytest
@@ -9,7 +10,6 @@ import torch.nn.functional as F
 from mogazoo.models.utils import deform_unfold as du
 from mogazoo.models.utils.deform_unfold import (DeformUnfold, deform_unfold,
                                                 deform_unfold_grid_sample,
-                                                deform_unfold_mmcv,
                                                 deform_unfold_pytorch)
 
 needs_mmcv = pytest.mark.skipif(
@@ -60,7 +60,6 @@ def far_offsets(n, h, w, scale=4., seed=0, dtype=torch.float32):
 # every path, with the float32 tolerance of its positions: grid_sample gets
 # them as normalised coordinates, rounded once more
 PATHS = [
-    pytest.param(deform_unfold_mmcv, 0, id='mmcv', marks=needs_mmcv),
     pytest.param(deform_unfold_pytorch, 0, id='pytorch'),
     pytest.param(deform_unfold_grid_sample, 1e-6, id='grid_sample')
 ]
@@ -109,10 +108,9 @@ def test_outside_samples_are_zero(fn, tol):
         out[..., 10], plain[..., 2], rtol=0, atol=tol * 20)
 
 
-@pytest.mark.parametrize('fn,f32_tol', [
-    pytest.param(deform_unfold_mmcv, 1e-5, id='mmcv', marks=needs_mmcv),
-    pytest.param(deform_unfold_grid_sample, 2e-5, id='grid_sample')
-])
+@pytest.mark.parametrize(
+    'fn,f32_tol',
+    [pytest.param(deform_unfold_grid_sample, 2e-5, id='grid_sample')])
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 def test_paths_agree_with_gather_in_values_and_gradients(fn, f32_tol, dtype):
     torch.manual_seed(0)
@@ -128,9 +126,6 @@ def test_paths_agree_with_gather_in_values_and_gradients(fn, f32_tol, dtype):
         gx, go = torch.autograd.grad((out * grad).sum(), [xi, oi])
         results.append((out, gx, go))
     (a, gxa, goa), (b, gxb, gob) = results
-    # (in float64 mmcv finds the pixel cell with floorf: a sample within
-    # ~1e-7 of a pixel row/column may use the neighbouring cell; none does
-    # with these inputs)
     tol = f32_tol if dtype == torch.float32 else 1e-12
     torch.testing.assert_close(a, b, rtol=0, atol=tol)
     torch.testing.assert_close(gxa, gxb, rtol=0, atol=tol)
@@ -151,29 +146,7 @@ def test_autograd_paths_gradcheck(fn):
     assert torch.autograd.gradcheck(fn, (x, offset))
 
 
-@needs_mmcv
-def test_group_channels_do_not_change_values():
-    torch.manual_seed(0)
-    x = torch.randn(2, 12, 6, 6)
-    offset = far_offsets(2, 6, 6)
-    ref = deform_unfold_pytorch(x, offset)
-    for gc in (1, 3, 5, 12, 64):  # 5 -> largest divisor of 12 below, 4
-        torch.testing.assert_close(
-            deform_unfold_mmcv(x, offset, group_channels=gc),
-            ref,
-            rtol=0,
-            atol=0)
-
-
-@needs_mmcv
-def test_mmcv_forward_restores_cpu_threads():
-    threads = torch.get_num_threads()
-    deform_unfold_mmcv(torch.randn(1, 2, 4, 4), far_offsets(1, 4, 4))
-    assert torch.get_num_threads() == threads
-
-
-@pytest.mark.parametrize(
-    'sampler', [pytest.param('mmcv', marks=needs_mmcv), 'grid_sample'])
+@pytest.mark.parametrize('sampler', ['grid_sample'])
 def test_low_precision_on_cpu(sampler):
     x = torch.randn(1, 4, 5, 5)
     offset = far_offsets(1, 5, 5)
@@ -186,25 +159,22 @@ def test_low_precision_on_cpu(sampler):
 
 def test_auto_sampler_takes_the_measured_path(monkeypatch):
     calls = []
-    for name in ('mmcv', 'pytorch', 'grid_sample'):
+    for name in ('pytorch', 'grid_sample'):
         monkeypatch.setattr(
             du,
             f'deform_unfold_{name}',
             lambda *a, name=name: calls.append(name) or 0)
     x, offset = torch.randn(1, 2, 3, 3), torch.zeros(1, 18, 3, 3)
     deform_unfold(x, offset, sampler='auto')
-    chosen = du.AUTO_SAMPLER[('cpu', du.mmcv_available('cpu'))]
-    assert du.resolve_sampler('auto', 'cpu') == chosen
-    # 'dcn' unfolds its keys with grid_sample
-    assert calls == ['grid_sample' if chosen == 'dcn' else chosen]
-    monkeypatch.setattr(du, '_mmcv_deform_conv', lambda: None)  # mmcv-lite
+    assert du.resolve_sampler('auto', 'cpu') == du.AUTO_SAMPLER
+    assert calls == [du.AUTO_SAMPLER] == ['grid_sample']
+    # without mmcv's compiled ops (mmcv-lite) 'auto' is the same and 'dcn'
+    # is refused by name
+    monkeypatch.setattr(du, '_mmcv_deform_conv', lambda: None)
     assert not du.mmcv_available('cpu')
-    assert du.resolve_sampler('auto', 'cpu') == du.AUTO_SAMPLER[('cpu', False)]
-    assert du.AUTO_SAMPLER[('cpu', False)] not in ('mmcv', 'dcn')
-    assert du.AUTO_SAMPLER[('cuda', False)] not in ('mmcv', 'dcn')
-    for name in ('mmcv', 'dcn'):
-        with pytest.raises(RuntimeError, match=f"sampler='{name}'"):
-            DeformUnfold(sampler=name)
+    assert du.resolve_sampler('auto', 'cpu') == du.AUTO_SAMPLER
+    with pytest.raises(RuntimeError, match="sampler='dcn'"):
+        DeformUnfold(sampler='dcn')
 
 
 def test_auto_sampler_under_compile(monkeypatch):
@@ -216,6 +186,8 @@ def test_auto_sampler_under_compile(monkeypatch):
     assert du.resolve_sampler('auto', 'cpu') == \
         du.AUTO_SAMPLER_COMPILED['cpu'] == 'fused'
     assert du.resolve_sampler('auto', 'meta') == 'fused'
+    assert du.resolve_sampler('auto', 'cuda') == \
+        du.AUTO_SAMPLER_COMPILED['cuda']
     assert du.resolve_sampler('grid_sample', 'cpu') == 'grid_sample'
     monkeypatch.setattr(torch.compiler, 'is_compiling', lambda: False)
     assert du.resolve_sampler('auto', 'cpu') == eager != 'fused'
@@ -327,16 +299,20 @@ def test_deform_aggregate_checks_shapes():
 
 def test_sampler_is_selected_by_name(monkeypatch):
     calls = []
-    for name in ('mmcv', 'pytorch', 'grid_sample'):
+    for name in ('pytorch', 'grid_sample'):
         monkeypatch.setattr(
             du,
             f'deform_unfold_{name}',
             lambda *a, name=name: calls.append(name) or 0)
     x, offset = torch.randn(1, 2, 3, 3), torch.zeros(1, 18, 3, 3)
-    for name in ('grid_sample', 'pytorch', 'mmcv'):
+    for name in ('grid_sample', 'pytorch'):
         DeformUnfold(sampler=name)(x, offset)
-    assert calls == ['grid_sample', 'pytorch', 'mmcv']
-    if du.mmcv_available('cpu'):  # the keys of the DCN attention path
+    assert calls == ['grid_sample', 'pytorch']
+    # as an unfold, the attention paths are grid_sample: the keys of 'dcn',
+    # the fallback of 'fused' on maps under 2x2
+    DeformUnfold(sampler='fused')(x, offset)
+    assert calls[-1] == 'grid_sample'
+    if du.mmcv_available('cpu'):
         DeformUnfold(sampler='dcn')(x, offset)
         assert calls[-1] == 'grid_sample'
 
@@ -345,8 +321,8 @@ def test_auto_sampler_uses_pytorch_in_onnx_export(monkeypatch):
     calls = []
     monkeypatch.setattr(du, 'deform_unfold_pytorch',
                         lambda *a: calls.append('pytorch') or 0)
-    monkeypatch.setattr(du, 'deform_unfold_mmcv',
-                        lambda *a: calls.append('mmcv') or 0)
+    monkeypatch.setattr(du, 'deform_unfold_grid_sample',
+                        lambda *a: calls.append('grid_sample') or 0)
     monkeypatch.setattr(torch.onnx, 'is_in_onnx_export', lambda: True)
     deform_unfold(torch.randn(1, 2, 3, 3), torch.zeros(1, 18, 3, 3))
     assert calls == ['pytorch']
@@ -367,4 +343,8 @@ def test_bad_arguments_are_named():
         deform_unfold(x, torch.zeros(1, 18, 4, 4), sampler='cuda')
     with pytest.raises(ValueError, match='sampler'):
         DeformUnfold(sampler='triton')
+    # a removed name is refused with the valid ones listed
+    with pytest.raises(ValueError) as err:
+        DeformUnfold(sampler='mmcv')
+    assert all(repr(name) in str(err.value) for name in du.SAMPLERS)
     assert 'pytorch' in repr(DeformUnfold(sampler='pytorch'))

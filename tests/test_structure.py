@@ -16,7 +16,7 @@ GUARDED = ('mmengine', 'mmpretrain', 'mmdet', 'mmseg', 'mmcv', 'torch',
 #: (the web demo, CAMs, ONNX checks, det/seg, plots), each with a comment.
 LAZY = ('gradio', 'pytorch_grad_cam', 'onnx', 'onnxruntime', 'mmdet', 'mmseg',
         'matplotlib', 'tensorboard', 'mmcv.ops', 'tqdm', 'mmpretrain.utils',
-        'mmcv')
+        'mmcv', 'timm')
 
 
 def _root(node):

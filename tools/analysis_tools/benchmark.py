@@ -28,9 +28,10 @@ SPEC is ``[LABEL:] ITEM [ITEM ...]`` (one argument; quote it), an ITEM being
 ``key=value`` config override, e.g.::
 
     benchmark.py configs/dgmn2/dgmn2-tiny_8xb128_in1k.py --threads 2 \
-        --batch-size 16 --compare 'mmcv: model.backbone.sampler=mmcv' \
-        'dcn: model.backbone.sampler=dcn' 'dcn+compile: \
-        model.backbone.sampler=dcn compile'
+        --batch-size 16 \
+        --compare 'grid_sample: model.backbone.sampler=grid_sample' \
+        'dcn: model.backbone.sampler=dcn' \
+        'dcn+compile: model.backbone.sampler=dcn compile'
 
 Each variant is built (same seed) and warmed up, then ``--rounds`` rounds
 time ``--iters`` iterations of every variant in turn (order rotated each

@@ -25,8 +25,7 @@ step $BM configs/moganet/moganet-tiny_8xb128_in1k.py $INF --json "$OUT/moganet-t
 step $BM configs/fastervit/fastervit-0_32xb128_in1k.py $INF --json "$OUT/fastervit-0_infer.json" \
   --compare "eager: eager" "channels_last: channels_last" "compile: compile" "deploy+compile: deploy compile"
 step $BM configs/dgmn2/dgmn2-tiny_8xb128_in1k.py $INF --json "$OUT/dgmn2-t_infer.json" \
-  --compare "mmcv (the old default): model.backbone.sampler=mmcv" \
-  "grid_sample (auto): model.backbone.sampler=grid_sample" \
+  --compare "grid_sample (auto): model.backbone.sampler=grid_sample" \
   "dcn: model.backbone.sampler=dcn" "pytorch: model.backbone.sampler=pytorch" \
   "fused: model.backbone.sampler=fused" \
   "grid_sample+compile: model.backbone.sampler=grid_sample compile" \
@@ -37,8 +36,7 @@ step $BM configs/moganet/moganet-tiny_8xb128_in1k.py $TRN --json "$OUT/moganet-t
 step $BM configs/fastervit/fastervit-0_32xb128_in1k.py $TRN --json "$OUT/fastervit-0_train.json" \
   --compare "eager: eager" "compile: compile"
 step $BM configs/dgmn2/dgmn2-tiny_8xb128_in1k.py $TRN --json "$OUT/dgmn2-t_train.json" \
-  --compare "mmcv (the old default): model.backbone.sampler=mmcv" \
-  "grid_sample (auto): model.backbone.sampler=grid_sample" \
+  --compare "grid_sample (auto): model.backbone.sampler=grid_sample" \
   "dcn: model.backbone.sampler=dcn" \
   "grid_sample+compile: model.backbone.sampler=grid_sample compile" \
   "fused+compile (auto+compile): compile"

@@ -30,7 +30,7 @@ for amp in "" "amp"; do
     --compare "eager: eager $amp" "deploy: deploy $amp" "compile: compile $amp" "deploy+compile: deploy compile $amp"
   step $BM configs/dgmn2/dgmn2-tiny_8xb128_in1k.py $COMMON --json "$OUT/dgmn2-t_$tag.json" \
     --compare "grid_sample: model.backbone.sampler=grid_sample $amp" \
-    "dcn: model.backbone.sampler=dcn $amp" "mmcv: model.backbone.sampler=mmcv $amp" \
+    "dcn: model.backbone.sampler=dcn $amp" "pytorch: model.backbone.sampler=pytorch $amp" \
     "grid_sample+compile: model.backbone.sampler=grid_sample compile $amp" \
     "fused+compile: model.backbone.sampler=fused compile $amp" \
     "dcn+compile: model.backbone.sampler=dcn compile $amp"
@@ -43,6 +43,6 @@ done
 for arch in small medium large; do
   step $BM configs/dgmn2/dgmn2-${arch}_8xb128_in1k.py $COMMON --iters 10 --json "$OUT/dgmn2-${arch}.json" \
     --compare "grid_sample: model.backbone.sampler=grid_sample" "dcn: model.backbone.sampler=dcn" \
-    "mmcv: model.backbone.sampler=mmcv" "pytorch: model.backbone.sampler=pytorch"
+    "pytorch: model.backbone.sampler=pytorch"
 done
 exit $status

@@ -7,11 +7,12 @@ gives the same logits; official checkpoints are converted by
 
 Every token and head samples 9 neighbours at offsets predicted from the token
 (a 3x3 deformable unfold) and attends over them. The official code samples
-with its own CUDA-only ``DeformUnfold``; here the value aggregation can run
-as what it is, a modulated deformable convolution (mmcv's DCNv2, CPU and
-CUDA), the sampling on mmcv or in plain PyTorch, or, for ``torch.compile``,
-every sample as pixel gathers inside the attention's reductions, see
-:mod:`mogazoo.models.utils.deform_unfold`.
+with its own CUDA-only ``DeformUnfold``; here one attention forward hands
+the sampling and the two sums over the samples to a small strategy per
+sampler (``SAMPLINGS``): ``F.grid_sample`` or plain PyTorch gathers, the
+value side as what it is, a modulated deformable convolution (mmcv's DCNv2),
+or, for ``torch.compile``, every sample as pixel gathers inside the
+attention's reductions; see :mod:`mogazoo.models.utils.deform_unfold`.
 """
 from typing import Sequence, Union
 
@@ -105,6 +106,122 @@ class RelativePositionLogits(BaseModule):
         return logits_w + logits_h
 
 
+# The sampling strategies of DGMN2Attention.forward, one per sampler
+# (SAMPLINGS). Each is built per call from the projections (in the layout its
+# ``token_major`` asks DGMN2Attention._qkv for), the offsets ``(B, N, heads,
+# 18)`` and ``(H, W)``, and gives ``query`` (the queries as ``(B * heads, H,
+# W, d)``, for the position term), ``logits()`` (the 9 dot products of every
+# token and head) and ``aggregate(weights, proj)`` (``proj`` of the weighted
+# sums of the values, ``(B, N, C)``), with the 9 samples on axis
+# ``sample_dim`` of its own layout; ``arrange`` puts the position logits
+# ``(B * heads, H, W, 9)`` in that layout.
+class _Unfolded:
+    """``'pytorch'`` and ``'grid_sample'``: the keys and values of a head,
+    as channels-first maps, go through one deformable unfold
+    (``attn.unfold``), and the dot products and the weighted sum are
+    products summed over one axis of the sampled layout ``(B * heads, 2, d,
+    9, N)``: the 9x-sized samples are never permuted. Logits and weights
+    ``(B * heads, 9, N)``."""
+    token_major = False
+    sample_dim = 1
+    sampled = 2  # keys and values
+
+    def __init__(self, attn, qkv, offset, hw_shape):
+        q, kv = qkv  # (B * heads, d, N), (B * heads, 2 * d, N)
+        bh, d, n = q.shape
+        h, w = hw_shape
+        self.heads, self.n = attn.num_heads, n
+        self.q = q[:, :, None]
+        self.query = q.view(bh, d, h, w).permute(0, 2, 3, 1)
+        self.offset = offset.permute(0, 2, 3, 1).reshape(bh, -1, h, w)
+        kv = kv.view(bh, 2, d, h, w)[:, :self.sampled].flatten(1, 2)
+        samples = attn.unfold(kv, self.offset)  # (B * heads, rows * 9, N)
+        self.samples = samples.view(bh, self.sampled, d, NUM_SAMPLES, n)
+
+    def logits(self):
+        return (self.q * self.samples[:, 0]).sum(1)
+
+    def arrange(self, pos):
+        return pos.reshape(-1, self.n, NUM_SAMPLES).transpose(1, 2)
+
+    def aggregate(self, weights, proj):
+        out = (weights[:, None] * self.samples[:, 1]).sum(2)  # (B*heads, d, N)
+        return proj(
+            out.view(-1, self.heads * out.shape[1], self.n).transpose(1, 2))
+
+
+class _DCN(_Unfolded):
+    """``'dcn'``: the keys as :class:`_Unfolded`; the values, their weighted
+    sum and the projection as one mmcv modulated deformable convolution
+    (:func:`deform_aggregate`: DCNv2 with ``deform_groups = heads``, the
+    attention weights as the mask, ``proj.weight`` tied over the 9 kernel
+    points)."""
+    sampled = 1  # keys only
+
+    def __init__(self, attn, qkv, offset, hw_shape):
+        super().__init__(attn, qkv, offset, hw_shape)
+        self.value = qkv[1].unflatten(1, (2, -1))[:, 1]  # (B * heads, d, N)
+
+    def aggregate(self, weights, proj):
+        bh, _, h, w = self.offset.shape
+        b, heads = bh // self.heads, self.heads
+        out = deform_aggregate(
+            self.value.reshape(b, -1, h, w),
+            self.offset.view(b, heads, NUM_SAMPLES, 2, h, w),
+            weights.view(b, heads, NUM_SAMPLES, h, w), proj.weight, proj.bias)
+        return out.flatten(2).transpose(1, 2)
+
+
+class _Fused:
+    """``'fused'``: every bilinear sample of a key or value as its four pixel
+    gathers (:func:`bilinear_cells`), written inside the dot products and
+    inside the weighted sum, on token-major projections. Under
+    ``torch.compile`` inductor fuses the gathers into those two reductions,
+    so the 9x-sized samples are never stored. Needs a map of at least 2x2.
+    Logits and weights ``(B, N, heads, 9)``."""
+    token_major = True
+    sample_dim = -1
+
+    def __init__(self, attn, qkv, offset, hw_shape):
+        b, n, _, heads, d = qkv.shape
+        h, w = hw_shape
+        self.q = qkv[:, :, 0]  # (B, N, heads, d)
+        self.query = self.q.transpose(1, 2).reshape(b * heads, h, w, d)
+        # one row per (token, q/k/v, head): row (t * 3 + 1) * heads + head is
+        # the key of token t and head, + heads more its value
+        self.table = qkv.view(b * n * 3 * heads, d)
+        cell, weights = bilinear_cells(
+            offset.view(b, n, heads, NUM_SAMPLES, 2), h, w)
+        self.weights = weights.to(qkv.dtype)
+        self.key = cell * (3 * heads) + torch.arange(
+            heads, device=qkv.device)[:, None] + heads  # (B, N, heads, 9)
+        # rows of the cell's pixels: top-left, top-right, bottom-left, -right
+        self.pixels = [3 * heads * step for step in (0, 1, w, w + 1)]
+
+    def logits(self):
+        k = sum(self.weights[..., i, None] * self.table[self.key + step]
+                for i, step in enumerate(self.pixels))
+        return (self.q[:, :, :, None] * k).sum(-1)
+
+    def arrange(self, pos):
+        b, n, heads = self.q.shape[:3]
+        return pos.reshape(b, heads, n, NUM_SAMPLES).transpose(1, 2)
+
+    def aggregate(self, weights, proj):
+        # one weighted sum over the 9 samples per pixel of the cells
+        # (summing the 4 pixels first made inductor store them, 9x)
+        weights = weights[..., None] * self.weights
+        value = self.key + self.q.shape[2]  # the rows of the values
+        out = sum((weights[..., i, None] * self.table[value + step]).sum(3)
+                  for i, step in enumerate(self.pixels))  # (B, N, heads, d)
+        return proj(out.flatten(2))
+
+
+# 'pytorch' and 'grid_sample' differ in the unfold only (attn.unfold's name)
+SAMPLINGS = dict(
+    pytorch=_Unfolded, grid_sample=_Unfolded, dcn=_DCN, fused=_Fused)
+
+
 class DGMN2Attention(BaseModule):
     """Dynamic graph message passing over 9 sampled neighbours per token.
 
@@ -124,10 +241,9 @@ class DGMN2Attention(BaseModule):
             Defaults to 0.
         proj_drop_rate (float): Dropout after the output projection.
             Defaults to 0.
-        sampler (str): Sampling path: ``'auto'``, ``'dcn'``, ``'fused'``,
-            ``'mmcv'``, ``'pytorch'`` or ``'grid_sample'`` (see
-            :class:`DGMN2`; checked by :class:`DeformUnfold`).
-            Defaults to ``'auto'``.
+        sampler (str): How the neighbours are sampled, see :class:`DGMN2`
+            (held and checked by :class:`DeformUnfold`). Defaults to
+            ``'auto'``.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
@@ -156,105 +272,51 @@ class DGMN2Attention(BaseModule):
         self.unfold = DeformUnfold(3, padding=1, sampler=sampler)
         self.pos_emb = RelativePositionLogits(feat_size, self.head_dims)
 
-    @staticmethod
-    def _channels_first(weight, bias, xt):
-        """``weight @ xt + bias``: a linear layer on tokens ``xt`` given as
-        ``(B, C, N)`` (a transposed view), out ``(B, rows, N)``, so that the
-        maps the samplers read need no permute copy."""
-        out = torch.matmul(weight, xt)
-        return out if bias is None else out + bias[:, None]
+    def _qkv(self, x, token_major):
+        """Queries, keys and values of the tokens ``x`` ``(B, N, C)``:
+        token-major ``(B, N, 3, heads, d)`` (the ``qkv`` layer), or
+        channels-first ``q`` ``(B * heads, d, N)`` and ``kv`` ``(B * heads,
+        2 * d, N)``, the keys and values of a head together (maps that the
+        unfold reads with no permute copy; two products: at 64 channels
+        measured faster than one)."""
+        b, n, c = x.shape
+        heads = self.num_heads
+        if token_major:
+            return self.qkv(x).view(b, n, 3, heads, self.head_dims)
+        weight = self.qkv.weight.view(3, heads, -1, c)
+        bias = self.qkv.bias
+        bias = None if bias is None else bias.view(3, heads, -1)
+        out = []
+        for part in (slice(0, 1), slice(1, 3)):  # q, then k and v per head
+            w = weight[part].transpose(0, 1).reshape(-1, c)
+            y = torch.matmul(w, x.transpose(1, 2))
+            if bias is not None:
+                y = y + bias[part].transpose(0, 1).reshape(-1, 1)
+            out.append(y.view(b * heads, -1, n))
+        return out
 
     def forward(self, x, hw_shape):
         """``x``: tokens ``(B, H * W, C)``; returns the same shape.
 
-        The projections are computed channels-first, the keys and values of
-        a head sampled together (rows reordered per head), and the dot
-        products and the weighted sum over the 9 samples are products
-        summed over one axis of the sampled layout: no permute copies of
-        the 9x-sized samples (and a single fused loop under
-        ``torch.compile``). Equal to the token-major formulation up to
-        float rounding (tested against the official algorithm)."""
+        The official algorithm: per token and head, offsets of the 9 points
+        of the 3x3 neighbourhood from the token's channels of the head,
+        keys and values sampled there, logits ``q . k * scale`` plus the
+        relative position term, a softmax over the 9, the weighted sum of
+        the values, the projection. The sampler's strategy
+        (:data:`SAMPLINGS`) samples the neighbours and computes the two
+        sums over them, each in the layout it is fastest in."""
         b, n, c = x.shape
         h, w = hw_shape
-        heads, d = self.num_heads, self.head_dims
         path = resolve_sampler(self.unfold.sampler, x.device)
-        if path == 'fused' and h >= 2 and w >= 2:
-            return self._forward_fused(x, hw_shape)
-        dcn = path == 'dcn'
-        wq, wk, wv = self.qkv.weight.view(3, heads, d, c).unbind(0)
-        bq = bk = bv = None
-        if self.qkv.bias is not None:
-            bq, bk, bv = self.qkv.bias.view(3, heads, d).unbind(0)
-        xt = x.transpose(1, 2)
-        q = self._channels_first(
-            wq.reshape(c, c), None if bq is None else bq.reshape(c), xt)
-        # (dy, dx) per kernel point from each head's channels of the token
-        offset = self.conv_offset(x.reshape(b, n, heads, d))
-        offset = offset.permute(0, 2, 3, 1).reshape(b * heads, NUM_SAMPLES * 2,
-                                                    h, w)
-        if dcn:  # keys sampled here; the values go through the DCN below
-            kv_w, kv_b = wk.reshape(c, c), None if bk is None else \
-                bk.reshape(c)
-        else:  # keys and values share the offsets: one unfold of both
-            kv_w = torch.stack((wk, wv), 1).reshape(2 * c, c)
-            kv_b = None if bk is None else torch.stack(
-                (bk, bv), 1).reshape(2 * c)
-        kv = self._channels_first(kv_w, kv_b, xt)
-        kv = self.unfold(kv.view(b * heads, -1, h, w), offset)
-        kv = kv.view(b * heads, -1, d, NUM_SAMPLES, n)
-
-        q = q.view(b * heads, d, 1, n)
-        attn = (q * kv[:, 0]).sum(1) * self.scale  # (B * heads, 9, N)
-        pos = self.pos_emb(q.view(b * heads, d, h, w).permute(0, 2, 3, 1))
-        attn = attn + pos.reshape(b * heads, n, NUM_SAMPLES).transpose(1, 2)
-        attn = self.attn_drop(attn.softmax(dim=1))
-        if dcn:  # values, aggregation and projection: one DCNv2
-            v = self._channels_first(
-                wv.reshape(c, c), None if bv is None else bv.reshape(c), xt)
-            out = deform_aggregate(
-                v.view(b, c, h, w), offset.view(b, heads, NUM_SAMPLES, 2, h,
-                                                w),
-                attn.view(b, heads, NUM_SAMPLES, h, w), self.proj.weight,
-                self.proj.bias)
-            return self.proj_drop(out.flatten(2).transpose(1, 2))
-        out = (attn[:, None] * kv[:, 1]).sum(2)  # (B * heads, d, N)
-        return self.proj_drop(self.proj(out.view(b, c, n).transpose(1, 2)))
-
-    def _forward_fused(self, x, hw_shape):
-        """The ``'fused'`` path: every bilinear sample of a key or value
-        written as its four pixel gathers (:func:`bilinear_cells`) inside
-        the dot products and inside the weighted sum, on token-major
-        projections. Under ``torch.compile`` inductor fuses the gathers into
-        those reductions, so the 9x-sized samples are never stored; eagerly
-        it is slower than ``'grid_sample'``. Needs a map of at least 2x2."""
-        b, n, c = x.shape
-        h, w = hw_shape
-        heads, d = self.num_heads, self.head_dims
-        qkv = self.qkv(x)
-        q = qkv.view(b, n, 3, heads, d)[:, :, 0]  # (B, N, heads, d)
-        # one row per (token, q/k/v, head): row (t * 3 + 1) * heads + head is
-        # the key of token t and head, + heads more its value
-        table = qkv.view(b * n * 3 * heads, d)
-        offset = self.conv_offset(x.reshape(b, n, heads, d))
-        cell, weights = bilinear_cells(
-            offset.view(b, n, heads, NUM_SAMPLES, 2), h, w)
-        weights = weights.to(qkv.dtype)
-        key = cell * (3 * heads) + torch.arange(
-            heads, device=x.device)[:, None] + heads  # (B, N, heads, 9)
-        # rows of the cell's pixels: top-left, top-right, bottom-left, -right
-        pixels = [3 * heads * step for step in (0, 1, w, w + 1)]
-        k = sum(weights[..., i, None] * table[key + step]
-                for i, step in enumerate(pixels))
-        attn = (q[:, :, :, None] * k).sum(-1) * self.scale  # (B, N, heads, 9)
-        pos = self.pos_emb(q.transpose(1, 2).reshape(b * heads, h, w, d))
-        attn = attn + pos.reshape(b, heads, n, NUM_SAMPLES).transpose(1, 2)
-        attn = self.attn_drop(attn.softmax(dim=-1))
-        # the values: one weighted sum over the 9 samples per pixel of the
-        # cells (summing the 4 pixels first made inductor store them, 9x)
-        weights = attn[..., None] * weights
-        out = sum((weights[..., i, None] * table[key + heads + step]).sum(3)
-                  for i, step in enumerate(pixels))  # (B, N, heads, d)
-        return self.proj_drop(self.proj(out.reshape(b, n, c)))
+        if path == 'fused' and (h < 2 or w < 2):
+            path = 'grid_sample'  # bilinear_cells needs a 2x2 map
+        sampling = SAMPLINGS[path]
+        qkv = self._qkv(x, sampling.token_major)
+        offset = self.conv_offset(x.reshape(b, n, self.num_heads, -1))
+        nb = sampling(self, qkv, offset, hw_shape)
+        logits = nb.logits() * self.scale + nb.arrange(self.pos_emb(nb.query))
+        weights = self.attn_drop(logits.softmax(dim=nb.sample_dim))
+        return self.proj_drop(nb.aggregate(weights, self.proj))
 
 
 class DGMN2FFN(BaseModule):
@@ -412,23 +474,17 @@ class DGMN2(MogazooBackbone):
         block_norm_cfg (dict): Token norm of the blocks.
             Defaults to ``dict(type='LN', eps=1e-6)``.
         act_cfg (dict): Activation of the FFNs. Defaults to GELU.
-        sampler (str): How the 3x3 neighbourhoods are sampled:
-            ``'dcn'`` (keys unfolded by ``grid_sample``; values, attention
-            and projection as one mmcv modulated deformable convolution,
-            DCNv2 with the attention weights as its mask),
-            ``'mmcv'`` (mmcv's modulated deformable conv as a plain
-            unfold, CPU and CUDA), ``'pytorch'`` (plain PyTorch gathers,
-            e.g. for ONNX export), ``'grid_sample'`` (PyTorch's fused
-            bilinear sampler; values within ~1e-6 relative), ``'fused'``
-            (the samples as pixel gathers inside the attention's
-            reductions, which ``torch.compile`` fuses; ``'grid_sample'`` on
-            maps under 2x2) or ``'auto'`` (the path measured fastest on the
-            device, eager or compiled, see
-            ``mogazoo.models.utils.deform_unfold.AUTO_SAMPLER`` and
-            ``configs/dgmn2/README.md``; ``'pytorch'`` while exporting to
-            ONNX or with deterministic algorithms). Every path gives the
-            official values (mmcv and ``'pytorch'`` exactly).
-            Defaults to ``'auto'``.
+        sampler (str): How the 3x3 neighbourhoods are sampled, each path
+            kept for a reason (``configs/dgmn2/README.md``):
+            ``'grid_sample'`` (``F.grid_sample``, the fastest eager path),
+            ``'fused'`` (pixel gathers inside the attention's reductions,
+            the fastest under ``torch.compile`` on the CPU), ``'dcn'``
+            (values, attention and projection as one mmcv DCNv2: the
+            design's path), ``'pytorch'`` (plain gathers, the kernel's
+            values exactly: ONNX export, deterministic algorithms) or
+            ``'auto'`` (one of them per call, see
+            :func:`~mogazoo.models.utils.deform_unfold.resolve_sampler`).
+            Every path gives the official values. Defaults to ``'auto'``.
         with_cp (bool): Use gradient checkpointing in the blocks, trading
             compute for memory. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialization config, e.g.

@@ -24,7 +24,7 @@ from torch import Tensor
 def _ext():
     """mmcv's compiled extension module, or None (mmcv-lite, failed
     build)."""
-    try:
+    try:  # lazy: mmcv's compiled ops are optional (mmcv-lite, no build)
         from mmcv.ops.modulated_deform_conv import ext_module
         ext_module.modulated_deform_conv_forward  # noqa: B018
     except (ImportError, OSError, AttributeError):  # pragma: no cover

@@ -17,46 +17,23 @@ follows:
   ``out[n, c * kh * kw + k, h * Wo + w]``;
 * the offsets are shared by all channels (one deformable group).
 
-Three implementations:
+The sampler names of DGMN2 (``SAMPLERS``), each kept for a measured or a
+stated reason (numbers in ``configs/dgmn2/README.md``):
 
-* ``'mmcv'``: mmcv's compiled modulated deformable convolution
-  (``mmcv.ops.modulated_deform_conv2d``, CPU and CUDA) with an all-ones mask
-  and a fixed 0/1 weight that copies every sampled value to its own output
-  channel. mmcv's im2col uses the same sampling rule, offset layout and
-  kernel-point order as the DGMN2 kernel, so the values are the kernel's.
-* ``'pytorch'``: explicit bilinear sampling with ``torch.gather`` in plain
-  PyTorch (autograd, ONNX export, any device and dtype). It computes the
-  same products and sums in the same order as the kernel.
-* ``'grid_sample'``: PyTorch's native bilinear sampler
-  (``F.grid_sample``, zeros padding), which follows the same rule: one
-  fused kernel per call, forward and backward, on CPU and CUDA, much faster
-  than the two above for training. It takes normalised coordinates, so the
-  sampling positions are rounded once more (sampled values within ~1e-6
-  relative of the kernel's in fp32); half and bfloat16 inputs are sampled
-  in float32.
-
-A fourth path, ``'dcn'``, is not an unfold: it is the DGMN2 attention run
-as DCNv2 is meant to be run (:func:`deform_aggregate`). The attention's value
-aggregation and output projection, ``y(p) = P sum_s a_s(p) v(p + p_s +
-dp_s(p)) + b`` per head, are one modulated deformable convolution with
-``deform_groups = heads``, the attention weights as the modulation mask and
-the projection tied across the 9 kernel points; only the keys are unfolded
-(with ``'grid_sample'``). It needs mmcv's compiled ops.
-
-A fifth path, ``'fused'``, is not an unfold either: the attention with each
-bilinear sample written as its four pixel gathers inside the dot products
-and inside the weighted sum (:func:`bilinear_cells` gives the pixels and
-their weights). Eagerly that is slow, but under ``torch.compile`` inductor
-fuses the gathers into the two reductions, so the 9x-sized samples of the
-keys and values are never written to memory.
-
-``'auto'`` resolves per call (:func:`resolve_sampler`): ``'pytorch'`` while
-exporting to ONNX or under ``torch.use_deterministic_algorithms``, else the
-path measured fastest on the device (``AUTO_SAMPLER``; while
-``torch.compile`` traces, ``AUTO_SAMPLER_COMPILED``; see
-``configs/dgmn2/README.md`` for the numbers).
+* ``'grid_sample'`` (:func:`deform_unfold_grid_sample`): the fastest eager
+  path on CPU and GPU, what ``'auto'`` takes eagerly.
+* ``'fused'`` (:func:`bilinear_cells`): the attention with every sample as
+  four pixel gathers inside its two reductions; the fastest path under
+  ``torch.compile`` on the CPU, what ``'auto'`` takes there.
+* ``'dcn'`` (:func:`deform_aggregate`): the design's path, the attention's
+  value aggregation and projection as one mmcv modulated deformable
+  convolution (DCNv2); it needs mmcv's compiled ops.
+* ``'pytorch'`` (:func:`deform_unfold_pytorch`): plain PyTorch, the kernel's
+  arithmetic exactly; for ONNX export and deterministic algorithms, where
+  ``'auto'`` takes it, and the reference of the tests.
+* ``'auto'`` (:func:`resolve_sampler`), the default: one of the above per
+  call.
 """
-import contextlib
 import functools
 from typing import Tuple, Union
 
@@ -64,29 +41,19 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.utils import _pair
 
+from . import custom_ops
 from .custom_ops import grid_sample_bilinear_zeros
 
-SAMPLERS = ('auto', 'dcn', 'fused', 'mmcv', 'pytorch', 'grid_sample')
-# What 'auto' takes, per device type and whether mmcv's compiled ops run
-# there: the fastest path measured by ``tools/analysis_tools/benchmark.py
-# --compare`` (ratios from one run each, configs/dgmn2/README.md). DGMN2-T
-# on 2 CPU threads, batch 16: grid_sample is x1.7 'dcn', x2.7 'mmcv' and
-# x2.9 'pytorch' in inference, x3.9 'dcn' and x7.6 'mmcv' in training (mmcv's
-# CPU im2col is serial, so 'dcn' loses there despite its single GEMM). On
-# an H200 grid_sample was ~48x 'mmcv' in fp32 inference; 'dcn' has not been
-# measured on a GPU yet (tools/analysis_tools/gpu_benchmark.sh), so it is
-# not the default anywhere.
-AUTO_SAMPLER = {
-    ('cpu', True): 'grid_sample',
-    ('cpu', False): 'grid_sample',
-    ('cuda', True): 'grid_sample',
-    ('cuda', False): 'grid_sample',
-}
-# What 'auto' takes while torch.compile traces, per device type: DGMN2-T on
-# 2 CPU threads, batch 16, compiled 'fused' is x1.75 compiled 'grid_sample'
-# in inference (x5.98 the old eager default, 'mmcv') and x1.26-1.43 in
-# training steps (two runs), with the least memory. Not measured on a GPU
-# (tools/analysis_tools/gpu_benchmark.sh has the row): grid_sample there.
+SAMPLERS = ('auto', 'dcn', 'fused', 'pytorch', 'grid_sample')
+# What 'auto' takes eagerly, on every device: grid_sample, the fastest eager
+# path measured (DGMN2-T on 2 CPU threads: x1.6-1.9 'dcn' in inference, x3.8
+# in training; on an H200 x1.85 the gather path in fp32 inference).
+AUTO_SAMPLER = 'grid_sample'
+# What 'auto' takes while torch.compile traces, per device type (anything
+# but 'cuda' counts as 'cpu'): on the CPU 'fused', x1.75 compiled
+# 'grid_sample' in inference and x1.26-1.43 in training (DGMN2-T, 2 threads,
+# batch 16); not measured on a GPU (tools/analysis_tools/gpu_benchmark.sh has
+# the row), so grid_sample there.
 AUTO_SAMPLER_COMPILED = {'cpu': 'fused', 'cuda': 'grid_sample'}
 
 
@@ -95,7 +62,6 @@ def _mmcv_deform_conv():
     """mmcv's ``modulated_deform_conv2d`` (as the custom operator of
     :mod:`.custom_ops`, which ``torch.compile`` traces) or None when the
     compiled ops are missing (mmcv-lite, or a build that failed)."""
-    from . import custom_ops
     return custom_ops.modulated_deform_conv2d if custom_ops.available(
     ) else None
 
@@ -120,8 +86,8 @@ def _mmcv_has_cuda():
 
 
 def mmcv_available(device: Union[str, torch.device] = 'cpu') -> bool:
-    """Whether mmcv's compiled modulated deformable conv runs on ``device``.
-    """
+    """Whether mmcv's compiled modulated deformable conv (``'dcn'``) runs on
+    ``device``."""
     if _mmcv_deform_conv() is None:
         return False
     device = torch.device(device)
@@ -184,7 +150,17 @@ def deform_unfold_pytorch(input: torch.Tensor,
                           stride=1,
                           padding=1,
                           dilation=1) -> torch.Tensor:
-    """Deformable unfold in plain PyTorch.
+    """Deformable unfold in plain PyTorch (``sampler='pytorch'``).
+
+    Explicit bilinear sampling with ``torch.gather``: the products and sums
+    of the kernel, in its order (values equal to it exactly), on any device
+    and dtype. Never the fastest (x0.4 ``'grid_sample'`` in CPU inference,
+    x0.54 on an H200), it is kept for what the others cannot do: ONNX export
+    (the other paths are opaque operators; ``'auto'`` takes this one while
+    exporting, and ``mogazoo.deployment.export`` sets it), deterministic
+    algorithms (``F.grid_sample``'s CUDA backward adds atomically;
+    ``'auto'`` takes this one under ``torch.use_deterministic_algorithms``),
+    and as the exact reference the tests compare every path with.
 
     Args:
         input (Tensor): ``(N, C, H, W)``.
@@ -248,14 +224,18 @@ def deform_unfold_grid_sample(input: torch.Tensor,
                               stride=1,
                               padding=1,
                               dilation=1) -> torch.Tensor:
-    """Deformable unfold on ``F.grid_sample``.
+    """Deformable unfold on ``F.grid_sample`` (``sampler='grid_sample'``).
 
-    Bilinear sampling with zeros outside the image is the kernel's rule (a
-    sample at ``y <= -1`` or ``y >= H`` has no pixel inside among its four
-    neighbours), so one ``grid_sample`` call over all kernel points gives the
+    Kept as the fastest eager path on CPU and GPU, what ``'auto'`` takes
+    eagerly: one fused kernel per call, forward and backward (DGMN2-T:
+    x1.6-1.9 ``'dcn'`` in CPU inference, x3.8 in training; x1.85 the gather
+    path on an H200). Bilinear sampling with zeros outside the image is the
+    kernel's rule (a sample at ``y <= -1`` or ``y >= H`` has no pixel inside
+    among its four neighbours), so one call over all kernel points gives the
     same values, with the positions passed as normalised coordinates
-    (``align_corners=False``: ``(2 * x + 1) / W - 1``). Half and bfloat16
-    inputs are sampled in float32 and the result cast back.
+    (``align_corners=False``: ``(2 * x + 1) / W - 1``), rounded once more
+    (values within ~1e-6 relative in fp32). Half and bfloat16 inputs are
+    sampled in float32 and the result cast back.
 
     Args:
         input, offset, kernel_size, stride, padding, dilation: See
@@ -281,160 +261,11 @@ def deform_unfold_grid_sample(input: torch.Tensor,
     return out.reshape(n, c * num_points, out_h * out_w).to(dtype)
 
 
-@functools.lru_cache(maxsize=64)
-def _copy_weight(channels, group_channels, kh, kw, device, dtype):
-    """0/1 weight of a grouped conv whose output channel ``c * K + k`` is the
-    sampled value of input channel ``c`` at kernel point ``k``."""
-    num_points = kh * kw
-    weight = torch.zeros(
-        channels * num_points,
-        group_channels * num_points,
-        device=device,
-        dtype=dtype)
-    out_index = torch.arange(channels * num_points, device=device)
-    in_index = (out_index // num_points) % group_channels * num_points + (
-        out_index % num_points)
-    weight[out_index, in_index] = 1
-    return weight.view(channels * num_points, group_channels, kh, kw)
-
-
-def _group_channels(channels, max_group_channels):
-    """Largest divisor of ``channels`` not above ``max_group_channels``."""
-    for g in range(min(channels, max_group_channels), 0, -1):
-        if channels % g == 0:
-            return g
-    return 1
-
-
-@contextlib.contextmanager
-def _one_cpu_thread(enabled):
-    """Run the body on one intra-op thread (restored afterwards)."""
-    threads = torch.get_num_threads()
-    if not enabled or threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def deform_unfold_mmcv(input: torch.Tensor,
-                       offset: torch.Tensor,
-                       kernel_size=3,
-                       stride=1,
-                       padding=1,
-                       dilation=1,
-                       group_channels: int = 4) -> torch.Tensor:
-    """Deformable unfold on mmcv's modulated deformable convolution.
-
-    The sampling is mmcv's ``modulated_deformable_im2col`` with an all-ones
-    mask; a grouped convolution with a 0/1 weight copies each sampled value
-    to its own output channel (every output is one sampled value times 1
-    plus zeros, so the values are the sampled ones exactly).
-
-    Args:
-        input, offset, kernel_size, stride, padding, dilation: See
-            :func:`deform_unfold_pytorch`.
-        group_channels (int): Input channels per convolution group (the
-            largest divisor of C not above it is used). mmcv runs one small
-            matrix product per image and group: more channels per group
-            means fewer, larger products (fewer CUDA launches) but
-            ``group_channels`` times more multiply-adds. Defaults to 4.
-
-    Returns:
-        Tensor: ``(N, C * kh * kw, Ho * Wo)``.
-    """
-    ops = _mmcv_deform_conv()
-    if ops is None:
-        raise RuntimeError('mmcv.ops.modulated_deform_conv2d is not '
-                           'available (mmcv was installed without its '
-                           "compiled ops); use sampler='pytorch'")
-    (kernel_size, stride, padding, dilation, out_h,
-     out_w) = _check(input, offset, kernel_size, stride, padding, dilation)
-    n, c = input.shape[:2]
-    kh, kw = kernel_size
-    dtype = input.dtype
-    # mmcv's CPU kernels are compiled for float and double only
-    compute = torch.float32 if (input.device.type == 'cpu'
-                                and dtype not in (torch.float32,
-                                                  torch.float64)) else dtype
-    input = input.to(compute).contiguous()
-    offset = offset.to(compute).contiguous()
-    mask = input.new_ones(n, kh * kw, out_h, out_w)
-    groups = c // _group_channels(c, group_channels)
-    weight = _copy_weight(c, c // groups, kh, kw, input.device, compute)
-    # mmcv's CPU forward is a serial im2col plus one small GEMM per image and
-    # group; on several intra-op threads those GEMMs spend more time in
-    # synchronisation than in arithmetic (DGMN2-T inference 5x slower on 2
-    # busy cores), so it runs on one thread. (The backward runs later, in
-    # the autograd engine, with the threads as they are.)
-    # (Not while torch.compile traces: the thread count is no graph op.)
-    one_thread = input.device.type == 'cpu' and \
-        not torch.compiler.is_compiling()
-    with _one_cpu_thread(one_thread) if one_thread else \
-            contextlib.nullcontext():
-        out = ops(input, offset, mask, weight, None, stride, padding, dilation,
-                  groups, 1)
-    return out.view(n, c * kh * kw, out_h * out_w).to(dtype)
-
-
-def check_sampler(sampler: str) -> str:
-    """Return ``sampler`` if it names a sampling path (``'auto'``,
-    ``'dcn'``, ``'fused'``, ``'mmcv'``, ``'pytorch'`` or ``'grid_sample'``,
-    see the module doc) that can run here; the one place the name is
-    checked.
-
-    Raises:
-        ValueError: An unknown name.
-        RuntimeError: ``'mmcv'`` or ``'dcn'`` without mmcv's compiled ops.
-    """
-    if sampler not in SAMPLERS:
-        raise ValueError(f'Unknown deform_unfold sampler {sampler!r}; '
-                         f'choose one of {SAMPLERS}')
-    if sampler in ('mmcv', 'dcn') and _mmcv_deform_conv() is None:
-        raise RuntimeError(f'sampler={sampler!r} needs mmcv with compiled '
-                           'ops (mmcv.ops.modulated_deform_conv2d)')
-    return sampler
-
-
-def resolve_sampler(sampler: str, device: Union[str, torch.device]) -> str:
-    """The path a checked ``sampler`` takes on ``device``: itself, or for
-    ``'auto'`` ``'pytorch'`` while exporting to ONNX or with deterministic
-    algorithms on, else ``AUTO_SAMPLER_COMPILED`` for the device while
-    ``torch.compile`` traces and ``AUTO_SAMPLER`` for the device otherwise.
-    """
-    if sampler != 'auto':
-        return sampler
-    if torch.onnx.is_in_onnx_export() or \
-            torch.are_deterministic_algorithms_enabled():
-        return 'pytorch'
-    device = torch.device(device)
-    kind = 'cuda' if device.type == 'cuda' else 'cpu'
-    if torch.compiler.is_compiling():
-        return AUTO_SAMPLER_COMPILED[kind]
-    return AUTO_SAMPLER[(kind, mmcv_available(device))]
-
-
-def _sample(input, offset, kernel_size, stride, padding, dilation, sampler):
-    """:func:`deform_unfold` with a checked ``sampler`` (``'dcn'`` and
-    ``'fused'``, attention paths, unfold with ``'grid_sample'``: the keys of
-    the DCN path, and the fused path's fallback on maps under 2x2)."""
-    sampler = resolve_sampler(sampler, input.device)
-    fn = dict(
-        mmcv=deform_unfold_mmcv,
-        pytorch=deform_unfold_pytorch,
-        grid_sample=deform_unfold_grid_sample,
-        dcn=deform_unfold_grid_sample,
-        fused=deform_unfold_grid_sample)[sampler]
-    return fn(input, offset, kernel_size, stride, padding, dilation)
-
-
 def bilinear_cells(offset: torch.Tensor, height: int,
                    width: int) -> Tuple[torch.Tensor, torch.Tensor]:
     """The 3x3 (padding 1) deformable sampling rule of the module doc as one
-    2x2 pixel cell inside the map and four weights per sample.
+    2x2 pixel cell inside the map and four weights per sample: the sampling
+    of ``sampler='fused'``.
 
     A sample at ``(y, x)`` is bilinear in the pixels ``(y0 + i, x0 + j)``,
     ``y0 = floor(y)``, ``i, j`` in {0, 1}, pixels outside the map counting
@@ -446,8 +277,12 @@ def bilinear_cells(offset: torch.Tensor, height: int,
     0 and row ``H - 1`` by ``1 - (y - y0)``, and one further outside weighs
     all four by 0. So every sample reads exactly four in-range pixels, at
     flat token indices ``cell``, ``cell + 1``, ``cell + W`` and ``cell + W +
-    1``: gathers that ``torch.compile`` can fuse into the reductions that
-    consume them (the ``'fused'`` attention path).
+    1``: gathers that ``torch.compile`` fuses into the reductions that
+    consume them, so the 9x-sized samples are never stored. Kept as the
+    fastest path under ``torch.compile`` on the CPU, what ``'auto'`` takes
+    there (DGMN2-T: x1.75 compiled ``'grid_sample'`` in inference, x1.26-1.43
+    in training, the least memory); eagerly it is slower than
+    ``'grid_sample'``.
 
     Args:
         offset (Tensor): ``(B, H * W, G, 9, 2)``, the ``(dy, dx)`` of every
@@ -509,7 +344,8 @@ def deform_aggregate(value: torch.Tensor,
                      proj_weight: torch.Tensor,
                      proj_bias: torch.Tensor = None) -> torch.Tensor:
     """Attention over deformed 3x3 neighbourhoods, then a linear projection,
-    as one mmcv modulated deformable convolution (DCNv2).
+    as one mmcv modulated deformable convolution (DCNv2): the value side of
+    ``sampler='dcn'``.
 
     ``out[:, o, p] = sum_c P[o, c] sum_k weights[:, g(c), k, p] *
     value[:, c](p + p_k + offset[:, g(c), k, p]) + bias[o]`` where ``g(c)``
@@ -518,8 +354,12 @@ def deform_aggregate(value: torch.Tensor,
     :func:`deform_unfold`. This is ``ModulatedDeformConv2d(C, C_out, 3,
     padding=1, deform_groups=heads)`` with the mask ``weights`` and the
     kernel ``W[o, c, k] = P[o, c]``: one im2col and one GEMM per image in
-    place of a value unfold, an einsum and the projection. ``P`` is the
-    projection's parameter, tied, so gradients reach it.
+    place of a value unfold, a weighted sum and the projection. ``P`` is the
+    projection's parameter, tied, so gradients reach it and checkpoints keep
+    their keys. Kept as the design's path: the attention on mmcv's DCNv2 as
+    DCNv2 is meant to be run (and the least working memory of the eager
+    paths); on the CPU mmcv's serial im2col keeps it behind
+    ``'grid_sample'`` (x0.54-0.64 in inference). Needs mmcv's compiled ops.
 
     Args:
         value (Tensor): ``(B, C, H, W)``, channels grouped by head.
@@ -546,23 +386,63 @@ def deform_aggregate(value: torch.Tensor,
             'not match (B, C, H, W), (B, heads, 9, 2, H, W), '
             '(B, heads, 9, H, W)')
     dtype = value.dtype
-    # mmcv's CPU kernels are compiled for float and double only; its CPU
-    # op also reads non-contiguous tensors wrongly (silently), so every
-    # tensor is made contiguous here.
+    # mmcv's CPU kernels are compiled for float and double only (and read
+    # raw memory: the operator makes every tensor contiguous)
     compute = torch.float32 if (value.device.type == 'cpu'
                                 and dtype not in (torch.float32,
                                                   torch.float64)) else dtype
     out_channels = proj_weight.shape[0]
     weight = proj_weight.to(compute)[:, :, None,
-                                     None].expand(out_channels, c, 3,
-                                                  3).contiguous()
-    bias = None if proj_bias is None else proj_bias.to(compute).contiguous()
+                                     None].expand(out_channels, c, 3, 3)
+    bias = None if proj_bias is None else proj_bias.to(compute)
     out = ops(
-        value.to(compute).contiguous(),
-        offset.to(compute).reshape(b, heads * 18, h, w).contiguous(),
-        weights.to(compute).reshape(b, heads * 9, h, w).contiguous(), weight,
-        bias, 1, 1, 1, 1, heads)
+        value.to(compute),
+        offset.to(compute).reshape(b, heads * 18, h, w),
+        weights.to(compute).reshape(b, heads * 9, h, w), weight, bias, 1, 1, 1,
+        1, heads)
     return out.to(dtype)
+
+
+def check_sampler(sampler: str) -> str:
+    """Return ``sampler`` if it names a sampling path (``SAMPLERS``, see the
+    module doc) that can run here; the one place the name is checked.
+
+    Raises:
+        ValueError: An unknown name (the message lists the valid ones).
+        RuntimeError: ``'dcn'`` without mmcv's compiled ops.
+    """
+    if sampler not in SAMPLERS:
+        raise ValueError(f'Unknown DGMN2 sampler {sampler!r}; choose one of '
+                         f'{", ".join(map(repr, SAMPLERS))}')
+    if sampler == 'dcn' and _mmcv_deform_conv() is None:
+        raise RuntimeError("sampler='dcn' needs mmcv with compiled ops "
+                           '(mmcv.ops.modulated_deform_conv2d)')
+    return sampler
+
+
+def resolve_sampler(sampler: str, device: Union[str, torch.device]) -> str:
+    """The path a checked ``sampler`` takes on ``device``: itself, or for
+    ``'auto'`` ``'pytorch'`` while exporting to ONNX or with deterministic
+    algorithms on, ``AUTO_SAMPLER_COMPILED`` for the device while
+    ``torch.compile`` traces, else ``AUTO_SAMPLER``."""
+    if sampler != 'auto':
+        return sampler
+    if torch.onnx.is_in_onnx_export() or \
+            torch.are_deterministic_algorithms_enabled():
+        return 'pytorch'
+    if torch.compiler.is_compiling():
+        cuda = torch.device(device).type == 'cuda'
+        return AUTO_SAMPLER_COMPILED['cuda' if cuda else 'cpu']
+    return AUTO_SAMPLER
+
+
+def _unfold(input, offset, kernel_size, stride, padding, dilation, sampler):
+    """:func:`deform_unfold` with a checked ``sampler``: ``'pytorch'``, or
+    ``'grid_sample'`` for every other path (``'dcn'`` unfolds its keys with
+    it, ``'fused'`` falls back to it on maps under 2x2)."""
+    fn = deform_unfold_pytorch if resolve_sampler(
+        sampler, input.device) == 'pytorch' else deform_unfold_grid_sample
+    return fn(input, offset, kernel_size, stride, padding, dilation)
 
 
 def deform_unfold(input: torch.Tensor,
@@ -573,23 +453,23 @@ def deform_unfold(input: torch.Tensor,
                   dilation=1,
                   sampler: str = 'auto') -> torch.Tensor:
     """Deformable unfold with the chosen ``sampler`` (see the module doc)."""
-    return _sample(input, offset, kernel_size, stride, padding, dilation,
+    return _unfold(input, offset, kernel_size, stride, padding, dilation,
                    check_sampler(sampler))
 
 
 class DeformUnfold(nn.Module):
-    """Module form of :func:`deform_unfold` (the official ``DeformUnfold``).
+    """Module form of :func:`deform_unfold` (the official ``DeformUnfold``);
+    in DGMN2 it also holds the attention's sampler name (which
+    ``mogazoo.deployment.export`` switches to ``'pytorch'``).
 
     Args:
         kernel_size (int | tuple[int, int]): Kernel size. Defaults to 3.
         stride (int | tuple[int, int]): Stride. Defaults to 1.
         padding (int | tuple[int, int]): Zero padding. Defaults to 1.
         dilation (int | tuple[int, int]): Dilation. Defaults to 1.
-        sampler (str): ``'auto'``, ``'dcn'``, ``'fused'``, ``'mmcv'``,
-            ``'pytorch'`` or ``'grid_sample'`` (see the module doc; as an
-            unfold ``'dcn'`` and ``'fused'`` are ``'grid_sample'``), checked
-            here by
-            :func:`check_sampler`. Defaults to ``'auto'``.
+        sampler (str): One of ``SAMPLERS`` (see the module doc; as an
+            unfold ``'dcn'`` and ``'fused'`` are ``'grid_sample'``),
+            checked here by :func:`check_sampler`. Defaults to ``'auto'``.
     """
 
     def __init__(self,
@@ -607,7 +487,7 @@ class DeformUnfold(nn.Module):
 
     def forward(self, input: torch.Tensor,
                 offset: torch.Tensor) -> torch.Tensor:
-        return _sample(input, offset, self.kernel_size, self.stride,
+        return _unfold(input, offset, self.kernel_size, self.stride,
                        self.padding, self.dilation, self.sampler)
 
     def extra_repr(self):
