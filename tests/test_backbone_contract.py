@@ -43,7 +43,8 @@ def _std_check(get, std, rel, zero_bias):
 
 
 # cfg: the backbone (DGMN2 on its exact gather sampler, 'pytorch'); size:
-# input side of the training-mode tests; stage_modules: what stage i freezes; block_param: a parameter of block j of stage i;
+# input side of the training-mode tests; stage_modules: what stage i freezes;
+# block_param: a parameter of block j of stage i;
 # num_bns: BatchNorms; cp_size / cp_bn_eval: input of the with_cp test and
 # whether its BatchNorms are in eval mode; init_check: a layer after the
 # official init
