@@ -7,6 +7,8 @@ import sys
 import pytest
 import torch
 
+#: each test starts tools in processes of their own: make test-all / CI
+pytestmark = pytest.mark.slow
 CONFIG = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
 
 

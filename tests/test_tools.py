@@ -222,6 +222,7 @@ def test_versions_are_pinned_once(root):
     assert res.stdout.strip() == pins['mmcv']
 
 
+@pytest.mark.slow
 def test_dist_scripts_use_the_project_venv(root, tmp_path):
     """`tools/dist_test.sh CONFIG CKPT 2` typed with nothing set up: no
     PYTHON, a PATH whose python (if any) has no torch. The launcher takes
@@ -262,6 +263,7 @@ def test_dist_scripts_use_the_project_venv(root, tmp_path):
     assert 'the PYTHON given' in res.stdout and res.returncode != 0
 
 
+@pytest.mark.slow
 def test_setup_names_the_mmcv_origin_and_an_unused_wheelhouse(root, tmp_path):
     """tools/setup_env.sh says where the installed mmcv came from, and why a
     MOGAZOO_WHEELHOUSE it was given is not used (issue 27 item 3)."""
