@@ -9,7 +9,6 @@ config's ``default_scope`` decides). Without a GPU, distributed runs use gloo.
 """
 import argparse
 import os.path as osp
-import time
 
 from mogazoo.engine.hooks import TrainingDivergedError
 from mogazoo.engine.runner import (RUN_ERRORS, SETUP_ERRORS, build_runner,
@@ -66,7 +65,6 @@ def main(argv=None):
             f'[train.py] config loaded; building the runner (datasets, '
             f'model) for {cfg.work_dir}',
             flush=True)
-        t_build = time.time()
         if args.no_validate:
             cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
         if args.amp:
@@ -94,8 +92,9 @@ def main(argv=None):
             check_dataset_images(cfg)
         runner = build_runner(cfg)
     runner.logger.info(
-        f'Runner built in {time.time() - t_build:.0f} s; training starts (no '
-        'eta until the first iteration, warm-up and compile, is over)')
+        'Runner set up; training starts: the dataloaders are built, then the '
+        'first iteration runs (no eta until it, warm-up and compile, is '
+        'over)')
     # NaN/inf loss: nothing saved
     with one_line_errors('train.py', RUN_ERRORS + (TrainingDivergedError, ),
                          args.debug):
