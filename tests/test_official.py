@@ -91,7 +91,7 @@ def shapes(state_dict):
     return {k: tuple(v.shape) for k, v in state_dict.items()}
 
 
-@pytest.mark.filterwarnings('ignore:for .*: copying from a non-meta')
+@pytest.mark.filterwarnings('ignore:for .*. copying from a non-meta')
 @pytest.mark.parametrize('name', official_records.names())
 def test_converter_maps_the_official_state_dict_onto_ours(name, root):
     """Every recorded official model (MogaNet-XT...XL, FasterViT-0...6, the

@@ -60,7 +60,6 @@ def main(argv=None):
     args = parse_args(argv)
     with one_line_errors('train.py', SETUP_ERRORS, args.debug):
         cfg = prepare_cfg(args.config, args, mode='train')
-        lock_work_dir(cfg.work_dir)  # one run at a time per work dir
         print(
             f'[train.py] config loaded; building the runner (datasets, '
             f'model) for {cfg.work_dir}',
@@ -90,6 +89,7 @@ def main(argv=None):
         if args.check:  # every image decodes, or stop naming them
             from mogazoo.datasets import check_dataset_images
             check_dataset_images(cfg)
+        lock_work_dir(cfg.work_dir)  # one run at a time per work dir
         runner = build_runner(cfg)
     runner.logger.info(
         'Runner set up; training starts: the dataloaders are built, then the '
