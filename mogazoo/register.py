@@ -61,13 +61,12 @@ def timm_entrypoint(official: str) -> Callable:
         for key in ('pretrained_cfg', 'pretrained_cfg_overlay', 'cache_dir'):
             kwargs.pop(key, None)
         options = {}
-        if kwargs.get('num_classes') is not None:
-            options['model.head.num_classes'] = kwargs.pop('num_classes')
-        if kwargs.get('drop_path_rate') is not None:
-            options['model.backbone.drop_path_rate'] = kwargs.pop(
-                'drop_path_rate')
-        kwargs.pop('num_classes', None)
-        kwargs.pop('drop_path_rate', None)
+        for key, option in (('num_classes', 'model.head.num_classes'),
+                            ('drop_path_rate',
+                             'model.backbone.drop_path_rate')):
+            value = kwargs.pop(key, None)
+            if value is not None:
+                options[option] = value
         if kwargs:
             raise TypeError(f'{official}: mogazoo takes pretrained, '
                             'num_classes and drop_path_rate, not '

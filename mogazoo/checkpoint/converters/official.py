@@ -78,6 +78,18 @@ def _state_dict_of(checkpoint):
     return checkpoint
 
 
+def _converted(state_dict, source, script):
+    """The checkpoint an in-memory conversion gives: what ``script`` writes
+    without ``--ema``."""
+    return dict(
+        meta=dict(
+            source=osp.basename(str(source)),
+            ema=False,
+            converter=script,
+            converted_in_memory=True),
+        state_dict=state_dict)
+
+
 def _convert_downstream(checkpoint, family, source):
     """An official detection / segmentation checkpoint (``backbone.*`` in
     ``family``'s official layout), converted, or a RuntimeError."""
@@ -109,13 +121,7 @@ def _convert_downstream(checkpoint, family, source):
         f'({len(converted)} tensors) as '
         f'python tools/model_converters/{script} {source} DST would',
         logger='current')
-    return dict(
-        meta=dict(
-            source=osp.basename(str(source)),
-            ema=False,
-            converter=script,
-            converted_in_memory=True),
-        state_dict=converted)
+    return _converted(converted, source, script)
 
 
 def convert_if_official(checkpoint, source: str = 'checkpoint'):
@@ -184,10 +190,4 @@ def convert_if_official(checkpoint, source: str = 'checkpoint'):
         f'{source}: {what}, converted in memory '
         f'({len(converted)} tensors) as {command} would{extra}',
         logger='current')
-    return dict(
-        meta=dict(
-            source=osp.basename(str(source)),
-            ema=False,
-            converter=script,
-            converted_in_memory=True),
-        state_dict=converted)
+    return _converted(converted, source, script)
