@@ -23,7 +23,7 @@ from mmpretrain.registry import DATASETS
 import mogazoo  # noqa: F401
 from mogazoo.datasets import (CorruptDatasetError, CorruptImageError,
                               check_dataset_images)
-from mogazoo.engine.runner import check_data_root
+from mogazoo.engine.runner import check_data_root, one_line_errors
 from mogazoo.utils import load_config
 from runner_utils import tool_exit
 
@@ -323,3 +323,22 @@ def test_editable_install_adds_no_pth_of_mogazoo(tmp_path):
                 text = f.read()
             assert 'mogazoo' not in text or \
                 name.startswith('__editable__.mogazoo'), (path, text)
+
+
+def test_one_line_errors_names_a_dead_dataloader_worker():
+    """torch's message for a dead worker becomes one line with what to do;
+    any other RuntimeError keeps its traceback, and --debug raises it."""
+    died = RuntimeError('DataLoader worker (pid(s) 4242) exited unexpectedly')
+    with pytest.raises(SystemExit) as exc:
+        with one_line_errors('train.py', ()):
+            raise died
+    message = str(exc.value.code)
+    assert message.startswith('train.py: error: DataLoader worker (pid(s) '
+                              '4242) exited unexpectedly (')
+    assert 'num_workers' in message and '--resume' in message
+    with pytest.raises(RuntimeError, match='exited unexpectedly'):
+        with one_line_errors('train.py', (), debug=True):
+            raise died
+    with pytest.raises(RuntimeError, match='CUDA error'):
+        with one_line_errors('train.py', ()):
+            raise RuntimeError('CUDA error: an illegal memory access')

@@ -67,19 +67,34 @@ RUN_ERRORS = (UnsafeFileError, CheckpointMismatchError, DownloadError,
 DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
                errno.EPERM)
 
+#: How torch's DataLoader begins the ``RuntimeError`` it raises when one of
+#: its worker processes dies (killed, out of memory, segfault in a decoder).
+WORKER_DIED = 'DataLoader worker'
+
+
+def _worker_died(exc: BaseException) -> bool:
+    return isinstance(exc, RuntimeError) and str(exc).startswith(WORKER_DIED)
+
 
 @contextmanager
 def one_line_errors(tool: str, errors, debug: bool = False):
-    """Turn ``errors`` raised inside the block, and a disk that refuses a
-    write (:data:`DISK_ERRNOS`), into ``sys.exit('<tool>: error:
-    <message>')``: one line and exit code 1, no traceback (with ``debug``,
-    the exception is raised as it is)."""
+    """Turn ``errors`` raised inside the block, a disk that refuses a write
+    (:data:`DISK_ERRNOS`) and a dead DataLoader worker into
+    ``sys.exit('<tool>: error: <message>')``: one line and exit code 1, no
+    traceback (with ``debug``, the exception is raised as it is)."""
     try:
         yield
     except errors as exc:
         if debug:
             raise
         sys.exit(f'{tool}: error: {exc}')
+    except RuntimeError as exc:
+        if debug or not _worker_died(exc):
+            raise
+        sys.exit(f'{tool}: error: {exc} (a data-loading worker died, most '
+                 'often killed for memory: lower the dataloader\'s '
+                 'num_workers or batch_size; the checkpoints written before '
+                 'it are complete, --resume continues from the newest)')
     except OSError as exc:
         if debug or exc.errno not in DISK_ERRNOS:
             raise

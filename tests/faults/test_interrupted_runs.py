@@ -23,11 +23,11 @@ HERE = osp.dirname(osp.abspath(__file__))
 CONFIG = 'configs/moganet/moganet-xtiny_1xb64_digits.py'
 
 
-def options(data_root, epochs=3):
+def options(data_root, epochs=3, workers=0):
     opts = {
         'train_dataloader.batch_size': 32,
-        'train_dataloader.num_workers': 0,
-        'train_dataloader.persistent_workers': False,
+        'train_dataloader.num_workers': workers,
+        'train_dataloader.persistent_workers': workers > 0,
         'train_dataloader.dataset.indices': 64,
         'train_cfg.max_epochs': epochs,
         'default_hooks.checkpoint.interval': 1,
@@ -92,10 +92,10 @@ def assert_checkpoints_complete(work_dir):
     return ckpts
 
 
-def resume_to_the_end(root, work_dir, data_root):
+def resume_to_the_end(root, work_dir, data_root, epochs=3):
     res = subprocess.run([
         sys.executable, 'tools/train.py', CONFIG, '--work-dir',
-        str(work_dir), '--resume', *options(data_root)
+        str(work_dir), '--resume', *options(data_root, epochs)
     ],
                          cwd=root,
                          capture_output=True,
@@ -106,7 +106,7 @@ def resume_to_the_end(root, work_dir, data_root):
         osp.join(work_dir, '*.tmp'))
     assert not glob.glob(osp.join(work_dir, '*.tmp'))
     assert osp.basename(assert_checkpoints_complete(work_dir)[-1]) == \
-        'epoch_3.pth'
+        f'epoch_{epochs}.pth'
 
 
 def test_kill9_during_a_checkpoint_write_then_resume(root, digits_subset,
@@ -135,6 +135,43 @@ def test_kill9_at_a_random_point_then_resume(root, digits_subset, tmp_path):
     kill9(proc)
     assert_checkpoints_complete(work_dir)
     resume_to_the_end(root, work_dir, digits_subset)
+
+
+def test_a_killed_dataloader_worker_ends_the_run_in_one_line(
+        root, digits_subset, tmp_path):
+    """A DataLoader worker killed with -9 (what the kernel's OOM killer
+    does): the run stops within a minute with one line naming the worker,
+    exit 1, the checkpoints written before it complete; --resume ends the
+    run."""
+    work_dir = tmp_path / 'work'
+    proc = start_train(
+        root, CONFIG, work_dir, digits_subset, workers=2, epochs=6)
+    workers = []
+
+    def workers_up():
+        if not osp.exists(osp.join(work_dir, 'epoch_1.pth')):
+            return False
+        found = subprocess.run(['pgrep', '-P', str(proc.pid)],
+                               capture_output=True,
+                               text=True).stdout.split()
+        workers[:] = [int(p) for p in found]
+        return len(workers) >= 2
+
+    assert wait_for(workers_up, proc), proc.stdout.read()
+    os.kill(workers[0], signal.SIGKILL)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        kill9(proc)
+        pytest.fail('the run did not stop within a minute of a dead worker')
+    assert proc.returncode == 1, out[-3000:]
+    last = out.strip().splitlines()[-1]
+    assert last.startswith('train.py: error: DataLoader worker'), last
+    assert str(workers[0]) in last and '--resume' in last, last
+    assert 'Traceback' not in out
+    ckpts = assert_checkpoints_complete(work_dir)
+    assert len(ckpts) < 6 and not glob.glob(osp.join(work_dir, '*.tmp'))
+    resume_to_the_end(root, work_dir, digits_subset, epochs=6)
 
 
 @pytest.mark.parametrize('errno_name', ['ENOSPC', 'EROFS'])
