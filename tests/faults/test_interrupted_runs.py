@@ -266,3 +266,68 @@ def test_a_killed_ddp_rank_ends_the_job(root, digits_subset, tmp_path):
         except ProcessLookupError:
             pass
     assert not left, f'processes left behind: {left}'
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A tmpfs of its own (a real file system that can be made full or
+    read-only; root ignores a read-only chmod). Skipped where mounting is
+    not permitted."""
+    disk = tmp_path / 'disk'
+    disk.mkdir()
+    res = subprocess.run(
+        ['mount', '-t', 'tmpfs', '-o', 'size=256m', 'tmpfs',
+         str(disk)],
+        capture_output=True,
+        text=True)
+    if res.returncode:
+        pytest.skip(f'cannot mount a tmpfs here: {res.stderr.strip()}')
+
+    def remount(opts):
+        subprocess.run(['mount', '-o', f'remount,{opts}',
+                        str(disk)],
+                       check=True)
+
+    yield disk, remount
+    subprocess.run(['umount', '-l', str(disk)])
+
+
+def test_a_real_read_only_then_full_disk(root, digits_subset, small_disk):
+    """The injected faults above on a real file system: a run resumed in a
+    work dir mounted read-only, then one whose disk fills up before its
+    second checkpoint. Each ends in one line naming the errno and the file,
+    exit 1, and epoch_1 stays complete and unchanged."""
+    disk, remount = small_disk
+    work_dir = disk / 'work'
+
+    def train(epochs, *extra):
+        proc = start_train(
+            root, CONFIG, work_dir, digits_subset, *extra, epochs=epochs)
+        out, _ = proc.communicate(timeout=600)
+        return proc.returncode, out
+
+    rc, out = train(1)
+    assert rc == 0, out[-3000:]
+    first = osp.join(work_dir, 'epoch_1.pth')
+    with open(first, 'rb') as f:
+        before = f.read()
+    for opts, errno_name in (('ro', 'EROFS'), ('rw,size=', 'ENOSPC')):
+        if opts.endswith('='):  # room for logs, not for a checkpoint
+            used = sum(
+                osp.getsize(osp.join(d, f)) for d, _, fs in os.walk(disk)
+                for f in fs)
+            opts += f'{used // 1024 + 1024}k'
+        remount(opts)
+        rc, out = train(3, '--resume')
+        assert rc == 1, out[-3000:]
+        last = out.strip().splitlines()[-1]
+        assert last.startswith('train.py: error: ') and errno_name in last, \
+            last
+        assert f"'{work_dir}" in last, last  # the file it could not write
+        assert 'Traceback' not in out
+        assert [
+            osp.basename(p) for p in assert_checkpoints_complete(work_dir)
+        ] == ['epoch_1.pth']
+        assert not glob.glob(osp.join(work_dir, '*.tmp'))
+        with open(first, 'rb') as f:
+            assert f.read() == before
