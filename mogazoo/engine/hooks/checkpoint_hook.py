@@ -95,10 +95,13 @@ class AtomicCheckpointHook(CheckpointHook):
                                    **kwargs)
             if is_main_process():
                 commit_file(tmp_path, osp.join(self.out_dir, filename))
-        except BaseException:
+        except BaseException as exc:
             # a refused or failed save leaves no part of a file behind
             if is_main_process() and osp.isfile(tmp_path):
                 os.remove(tmp_path)
+            if isinstance(exc, OSError) and exc.filename is None:
+                # a write that fails midway (a full disk) names no file
+                raise OSError(exc.errno, exc.strerror, tmp_path) from exc
             raise
 
     # mmengine's entry points ----------------------------------------------
