@@ -261,10 +261,10 @@ def test_compile_flag_sets_mmengine_option(root, digits_subset, tmp_path):
 
 
 def test_compile_model_keeps_keys_and_copies_run_their_own_weights():
-    """compile_model compiles the backbone in place (state dict keys
-    unchanged); a deepcopy (as EMA hooks make) runs the copy's weights,
-    not the original's."""
-    from mogazoo.engine.runner import compile_model
+    """compile_model compiles a classifier's extract_feat and head in
+    place (state dict keys unchanged); a deepcopy (as EMA hooks make) runs
+    the copy's weights, not the original's."""
+    from mogazoo.models.utils.compile import compile_model, compile_targets
     model = MODELS.build(
         dict(
             type='ImageClassifier',
@@ -275,7 +275,10 @@ def test_compile_model_keeps_keys_and_copies_run_their_own_weights():
     keys = list(model.state_dict())
     x = torch.randn(2, 3, 32, 32)
     ref = model(x, mode='tensor')
+    assert compile_targets(model) == [(model, 'extract_feat'),
+                                      (model.head, 'forward')]
     compile_model(model, dict(backend='aot_eager'))
+    assert 'extract_feat' in vars(model) and 'forward' in vars(model.head)
     assert list(model.state_dict()) == keys
     torch.testing.assert_close(model(x, mode='tensor'), ref)
     twin = copy.deepcopy(model)
@@ -283,7 +286,8 @@ def test_compile_model_keeps_keys_and_copies_run_their_own_weights():
         for p in twin.parameters():
             p.mul_(0.5)
     eager_twin = copy.deepcopy(twin)
-    del eager_twin.backbone.forward  # back to the class's eager forward
+    del eager_twin.extract_feat  # back to the class's eager functions
+    del eager_twin.head.forward
     out = twin(x, mode='tensor')
     torch.testing.assert_close(out, eager_twin(x, mode='tensor'))
     assert not torch.allclose(out, ref, atol=1e-3)

@@ -8,7 +8,6 @@ import fcntl
 import os
 import os.path as osp
 import sys
-import types
 from contextlib import contextmanager
 
 import torch
@@ -20,6 +19,7 @@ from mmengine.runner import Runner
 from mogazoo.checkpoint import (CheckpointMismatchError, DownloadError,
                                 UnsafeFileError, check_checkpoint)
 from mogazoo.datasets import CorruptDatasetError, CorruptImageError
+from mogazoo.models.utils.compile import compile_model
 from mogazoo.utils import configure_device, load_config
 
 
@@ -40,8 +40,8 @@ def parse_common_args(parser, argv=None):
     parser.add_argument(
         '--compile',
         action='store_true',
-        help='torch.compile the backbone (the config\'s compile option, '
-        'see mogazoo.engine.runner.compile_model)')
+        help='torch.compile the model (the config\'s compile option, '
+        'see mogazoo.models.utils.compile)')
     parser.add_argument(
         '--debug',
         action='store_true',
@@ -236,25 +236,6 @@ def add_throughput_hook(cfg):
     cfg.custom_hooks = hooks
 
 
-def compile_model(model, compile_cfg=True):
-    """``torch.compile`` the backbone of ``model`` (a classifier, detector
-    or segmentor, possibly wrapped for distributed training; the whole
-    model's ``forward`` if it has no ``backbone``) in place: its
-    ``forward`` becomes the compiled one, so parameters, state dict keys
-    and checkpoints are unchanged. mogazoo's backbones compile without a
-    graph break (tests/test_compile.py); data preprocessing, losses and
-    optimizer steps stay eager."""
-    kwargs = {} if compile_cfg is True else dict(compile_cfg)
-    module = getattr(model, 'module', model)
-    target = getattr(module, 'backbone', None) or module
-    # the class's forward compiled and bound as a method: a deepcopy (EMA
-    # hooks copy the model) rebinds it to the copy, where a compiled bound
-    # method would still run the original's weights
-    target.forward = types.MethodType(
-        torch.compile(type(target).forward, **kwargs), target)
-    return model
-
-
 def build_runner(cfg):
     """Build the runner the config asks for (``runner_type``) or mmengine's
     default ``Runner``, checking a checkpoint to load first and adding the
@@ -280,6 +261,6 @@ def build_runner(cfg):
         runner.model = revert_sync_batchnorm(runner.model)
     if compile_cfg:
         compile_model(runner.model, compile_cfg)
-        runner.logger.info(f'torch.compile({compile_cfg}) of the backbone: '
+        runner.logger.info(f'torch.compile({compile_cfg}) of the model: '
                            'the first iterations compile it')
     return runner

@@ -1,0 +1,76 @@
+"""``torch.compile`` of what a model computes, in place.
+
+One function serves ``tools/train.py --compile``, ``tools/test.py
+--compile``, ``benchmark.py --compile`` and ``mogazoo.get_model(...,
+compile=True)``, so that what a benchmark times is what a run gets:
+
+* a classifier (mmpretrain's ``ImageClassifier``: ``extract_feat`` and a
+  ``head``): ``extract_feat`` (backbone and neck) and the head's
+  ``forward`` (pre-logits and classifier), one graph each. Everything the
+  classifier computes from an image tensor to logits is compiled; the data
+  preprocessor (a list of images stacked, cast and normalized: Python
+  around one subtraction and one division) and the losses of the data
+  samples stay eager, as do the optimizer steps;
+* a detector or segmentor (``backbone`` but no classification head): the
+  backbone (their necks and heads take data samples and change shapes from
+  image to image);
+* any other module: its ``forward``.
+
+Each compiled function is the class's function bound to the module: a
+deepcopy (EMA hooks copy the model) rebinds it to the copy, where a
+compiled bound method would still run the original's weights. Parameters,
+state dict keys and checkpoints are unchanged.
+
+``dynamic=False`` (the default here, a keyword in ``compile_cfg`` changes
+it): a run meets few batch sizes (training, validation and the last batch
+of each), each compiled once into a graph specialized to its shapes.
+torch's default would turn the graph dynamic at the second batch size; a
+fixed set of static graphs keeps what a benchmark times equal to what a
+run executes, and a recompile is bounded by the number of sizes.
+"""
+import types
+
+import torch
+
+#: keyword arguments of every compile here (``compile_cfg`` overrides)
+DEFAULTS = dict(dynamic=False)
+
+
+def _compile_method(module, name, kwargs):
+    fn = getattr(type(module), name)
+    setattr(module, name, types.MethodType(torch.compile(fn, **kwargs),
+                                           module))
+
+
+def compile_targets(model):
+    """``[(module, method name)]`` that :func:`compile_model` compiles."""
+    module = getattr(model, 'module', model)  # DDP and friends
+    head = getattr(module, 'head', None)
+    if hasattr(module, 'extract_feat') and head is not None and hasattr(
+            head, 'pre_logits'):
+        return [(module, 'extract_feat'), (head, 'forward')]
+    backbone = getattr(module, 'backbone', None)
+    if backbone is not None:
+        return [(backbone, 'forward')]
+    return [(module, 'forward')]
+
+
+def compile_model(model, compile_cfg=True):
+    """Compile ``model`` in place (see the module doc) and return it.
+
+    Args:
+        model (nn.Module): A classifier, detector, segmentor or any module,
+            possibly wrapped for distributed training (``.module``).
+        compile_cfg (bool | dict): True, or keyword arguments of
+            ``torch.compile`` (e.g. ``dict(mode='max-autotune')``), on top
+            of :data:`DEFAULTS`.
+
+    Returns:
+        nn.Module: ``model``.
+    """
+    kwargs = dict(DEFAULTS)
+    if compile_cfg is not True:
+        kwargs.update(compile_cfg)
+    for module, name in compile_targets(model):
+        _compile_method(module, name, kwargs)
+    return model
