@@ -114,8 +114,13 @@ def build_official(family, root):
 
         class OfficialDeformUnfold(DeformUnfold):
 
-            def __init__(self, kernel_size, stride=1, padding=0, dilation=1,
-                         deformable_groups=1, bias=False):
+            def __init__(self,
+                         kernel_size,
+                         stride=1,
+                         padding=0,
+                         dilation=1,
+                         deformable_groups=1,
+                         bias=False):
                 super().__init__(kernel_size, stride, padding, dilation,
                                  'pytorch')
 
@@ -139,8 +144,10 @@ def build_mogazoo(family, options):
     import mogazoo  # noqa: F401
     from mogazoo.utils import load_config
     cfg = load_config(
-        osp.join(ROOT, FAMILIES[family]['config']),
-        {'model.backbone.drop_path_rate': 0., **options})
+        osp.join(ROOT, FAMILIES[family]['config']), {
+            'model.backbone.drop_path_rate': 0.,
+            **options
+        })
     return MODELS.build(cfg.model)
 
 
@@ -171,7 +178,9 @@ def worker(spec):
     train = spec['train']
     model.train(train)
     inputs = torch.randn(
-        spec['batch_size'], 3, *spec['shape'],
+        spec['batch_size'],
+        3,
+        *spec['shape'],
         generator=torch.Generator().manual_seed(1))
     if spec['channels_last']:
         model = model.to(memory_format=torch.channels_last)
@@ -185,8 +194,8 @@ def worker(spec):
             from mogazoo.models.utils.compile import compile_model
             model = compile_model(
                 model,
-                dict(options=dict(freezing=True)) if spec['freezing'] else
-                True)
+                dict(options=dict(
+                    freezing=True)) if spec['freezing'] else True)
     labels = torch.randint(
         1000, (len(inputs), ), generator=torch.Generator().manual_seed(2))
     losses = []
@@ -286,9 +295,10 @@ def run(args):
     for spec in specs:  # one at a time: the compiles do not overlap
         proc = start(spec, args)
         spec.update(ask(proc, spec['label']))
-        print(f'[{spec["label"]}] built in {spec["built"]:.1f} s, '
-              f'{args.warmup} warm-up iterations in {spec["warmup"]:.1f} s',
-              flush=True)
+        print(
+            f'[{spec["label"]}] built in {spec["built"]:.1f} s, '
+            f'{args.warmup} warm-up iterations in {spec["warmup"]:.1f} s',
+            flush=True)
         procs.append(proc)
     seconds = [[] for _ in specs]
     for r in range(args.rounds):
@@ -353,8 +363,8 @@ def report(args, results):
         ] + [f'x{r["ratios"][o]:.2f}' for o in officials]
         row.append(f'{r["warmup"]:.1f}')
         be = r['break_even']
-        row.append('-' if not r['eager'] else
-                   ('never' if be is None else f'{be:.0f} it'))
+        row.append('-' if not r['eager'] else (
+            'never' if be is None else f'{be:.0f} it'))
         if args.train:
             d = r.get('loss_rel_diff')
             row.append('-' if d is None else f'{d:.1e}')
@@ -377,8 +387,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--variants',
         nargs='+',
-        default=['official', 'official+compile', 'mogazoo',
-                 'mogazoo+compile'])
+        default=['official', 'official+compile', 'mogazoo', 'mogazoo+compile'])
     parser.add_argument('--train', action='store_true')
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--shape', type=int, nargs='+', default=[224])
@@ -400,8 +409,8 @@ def parse_args(argv=None):
     if len(args.shape) == 1:
         args.shape = args.shape * 2
     args.official = osp.abspath(args.official)
-    if not osp.isfile(osp.join(args.official,
-                               FAMILIES[args.family]['official'][0])):
+    if not osp.isfile(
+            osp.join(args.official, FAMILIES[args.family]['official'][0])):
         parser.error(f'--official {args.official}: no '
                      f'{FAMILIES[args.family]["official"][0]} there (a '
                      f'checkout of the official {args.family} code)')

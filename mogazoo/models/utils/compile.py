@@ -38,8 +38,8 @@ DEFAULTS = dict(dynamic=False)
 
 def _compile_method(module, name, kwargs):
     fn = getattr(type(module), name)
-    setattr(module, name, types.MethodType(torch.compile(fn, **kwargs),
-                                           module))
+    setattr(module, name,
+            types.MethodType(torch.compile(fn, **kwargs), module))
 
 
 def compile_targets(model):
