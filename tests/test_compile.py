@@ -335,6 +335,14 @@ def test_compiled_training_equals_eager(backbone, channels, digits_subset,
         runner, _, log = train(cfg)
         runs[name] = losses(tmp_path / name)
         assert 'accuracy/top1' in log
+        # the one line on the compile's warm-up and break-even (its eager
+        # step restores what it touches: the losses below stay equal)
+        line = re.search(
+            r'torch\.compile: warm-up [\d.]+ s \(first '
+            r'iteration [\d.]+ s, then \S+ s/iter vs \S+ '
+            r's/iter eager\): (pays off after \d+ iterations, '
+            r'this run has 20|never pays off)', log)
+        assert (line is not None) == (name == 'compiled'), name
         metrics = runner.test()  # the compiled test step when compiled
         assert 0 <= metrics['accuracy/top1'] <= 100
     eager, compiled = (torch.tensor(runs[k]) for k in ('eager', 'compiled'))
@@ -348,3 +356,90 @@ def test_compiled_training_equals_eager(backbone, channels, digits_subset,
     torch.testing.assert_close(compiled[:1], eager[:1], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(compiled[:5], eager[:5], rtol=1e-3, atol=1e-4)
     torch.testing.assert_close(compiled, eager, rtol=5e-2, atol=1e-3)
+
+
+def test_compile_report_line_says_when_the_compile_pays_off():
+    from mogazoo.engine.hooks.compile_report_hook import compile_report
+    from mogazoo.models.utils.compile import break_even
+
+    # 40 s of compile over a 0.5 s/iter saving: 80 iterations
+    assert break_even(40., 1.5, 2.) == 80.
+    assert break_even(-1., 1.5, 2.) == 0.
+    assert break_even(40., 2., 2.) is None
+    line = compile_report(41.5, 1.5, 2., 100)
+    assert line == ('torch.compile: warm-up 40.0 s (first iteration 41.5 s, '
+                    'then 1.5 s/iter vs 2 s/iter eager): pays off after 80 '
+                    'iterations, this run has 100 (worth it)')
+    assert compile_report(41.5, 1.5, 2.,
+                          60).endswith('this run has 60 (drop --compile)')
+    assert 'never pays off' in compile_report(41.5, 2.5, 2., 60)
+    assert compile_report(3., 1., None, 10).endswith('; eager not timed)')
+
+
+def test_compile_report_hook_times_an_eager_step_that_leaves_no_trace():
+    """The hook's eager step on a compiled classifier: the model's buffers,
+    gradients and RNG are as before it, the compiled functions are back,
+    and the line is logged once, after 1 + iters iterations."""
+    from mmengine.logging import MMLogger
+
+    from mogazoo.engine.hooks import CompileReportHook
+    from mogazoo.models.utils.compile import compile_model, uncompiled
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(
+            type='ImageClassifier',
+            data_preprocessor=dict(type='ClsDataPreprocessor'),
+            backbone=dict(type='MogaNet', arch='xtiny', drop_path_rate=0.1),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=3, in_channels=192)))
+    compile_model(model, dict(backend='eager'))
+    assert 'extract_feat' in model.__dict__
+    with uncompiled(model):
+        assert 'extract_feat' not in model.__dict__
+    assert 'extract_feat' in model.__dict__
+    from mmpretrain.structures import DataSample
+    batch = dict(
+        inputs=[torch.randint(0, 255, (3, 32, 32), dtype=torch.uint8)] * 2,
+        data_samples=[DataSample().set_gt_label(1)] * 2)
+    logs = []
+
+    class Runner:
+        max_iters, iter = 10, 0
+        logger = MMLogger.get_instance('compile_report_test')
+
+    runner = Runner()
+    runner.model = model
+    runner.logger.info = logs.append
+    hook = CompileReportHook(iters=2)
+    model.train()
+    for i in range(4):
+        runner.iter = i
+        hook.before_train_iter(runner, i, batch)
+        if i == 2:
+            buffers = {k: v.clone() for k, v in model.named_buffers()}
+            rng = torch.get_rng_state()
+        hook.after_train_iter(runner, i, batch)
+        if i == 2:
+            assert len(logs) == 1 and 'vs ' in logs[0], logs
+            for k, v in model.named_buffers():
+                assert torch.equal(v, buffers[k]), k
+            assert torch.equal(torch.get_rng_state(), rng)
+            assert all(p.grad is None for p in model.parameters())
+            assert 'extract_feat' in model.__dict__
+    assert len(logs) == 1 and 'this run has 10' in logs[0]
+
+
+def test_get_model_compile_gives_the_eager_logits(root):
+    """get_model(compile=...) compiles the classifier's compute
+    (extract_feat and head) and predicts what the eager model predicts."""
+    cfg = os.path.join(root, 'configs/moganet/moganet-xtiny_1xb64_digits.py')
+    torch.manual_seed(0)
+    eager = mogazoo.get_model(cfg)
+    torch.manual_seed(0)
+    compiled = mogazoo.get_model(cfg, compile=dict(backend='aot_eager'))
+    assert 'extract_feat' in compiled.__dict__
+    assert 'extract_feat' not in eager.__dict__
+    compiled.load_state_dict(eager.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), eager(x))

@@ -28,6 +28,7 @@ from mmpretrain.registry import DATASETS, MODELS
 from mogazoo.checkpoint import check_checkpoint, load_state_dict
 from mogazoo.checkpoint.hub import config_dir, model_index
 from mogazoo.datasets.pipeline import test_pipeline_data
+from mogazoo.models.utils.compile import compile_model
 from mogazoo.utils import load_config
 from .aliases import mogazoo_name
 from .model_hub import metainfo_for
@@ -160,6 +161,7 @@ def get_model(name_or_config: str,
               pretrained: Union[bool, str, None] = None,
               device: Union[str, torch.device] = 'cpu',
               checkpoint: Optional[str] = None,
+              compile: Union[bool, dict] = False,
               **cfg_options) -> torch.nn.Module:
     """Build a mogazoo classifier in eval mode.
 
@@ -182,6 +184,12 @@ def get_model(name_or_config: str,
         device (str | torch.device): Device of the model. Defaults to 'cpu'.
         checkpoint (str, optional): Another name for a ``pretrained`` path
             (the argument's former name). Defaults to None.
+        compile (bool | dict): ``torch.compile`` what the classifier
+            computes (backbone, neck and head, as ``--compile`` does: see
+            :func:`mogazoo.models.utils.compile.compile_model`), after the
+            weights are loaded; True or ``torch.compile`` keyword arguments.
+            The first call at each input size compiles (tens of seconds on
+            a CPU). Defaults to False.
         **cfg_options: Merged into the config first, as ``--cfg-options``:
             nested dicts (``model=dict(head=dict(num_classes=5))``) or dotted
             keys (``**{'model.head.num_classes': 5}``).
@@ -218,7 +226,10 @@ def get_model(name_or_config: str,
     model.cfg = model._config = cfg
     model._dataset_meta = dict(model.dataset_meta)
     model._metainfo = metainfo
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if compile:
+        compile_model(model, compile)
+    return model
 
 
 def inference_model(model: torch.nn.Module,

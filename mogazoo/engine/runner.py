@@ -19,6 +19,7 @@ from mmengine.runner import Runner
 from mogazoo.checkpoint import (CheckpointMismatchError, DownloadError,
                                 UnsafeFileError, check_checkpoint)
 from mogazoo.datasets import CorruptDatasetError, CorruptImageError
+from mogazoo.engine.hooks.compile_report_hook import CompileReportHook
 from mogazoo.models.utils.compile import compile_model
 from mogazoo.utils import configure_device, load_config
 
@@ -263,4 +264,6 @@ def build_runner(cfg):
         compile_model(runner.model, compile_cfg)
         runner.logger.info(f'torch.compile({compile_cfg}) of the model: '
                            'the first iterations compile it')
+        # one line: the warm-up, and after how many iterations it pays off
+        runner.register_hook(CompileReportHook())
     return runner

@@ -269,12 +269,11 @@ def ask(proc, label, n=None):
 def break_even(variant, eager):
     """Iterations after which the compiled ``variant`` has caught up with
     ``eager`` (its warm-up included), or None if it is not faster."""
+    from mogazoo.models.utils.compile import break_even as iterations
     t_c, t_e = variant['seconds_per_iter'], eager['seconds_per_iter']
-    if t_c >= t_e:
-        return None
     extra = (variant['warmup'] - variant['warmup_iters'] * t_c) - (
         eager['warmup'] - eager['warmup_iters'] * t_e)
-    return max(0., extra) / (t_e - t_c)
+    return iterations(extra, t_c, t_e)
 
 
 def run(args):

@@ -1,5 +1,6 @@
 from .checkpoint_fit_hook import CheckpointFitHook
 from .checkpoint_hook import AtomicCheckpointHook
+from .compile_report_hook import CompileReportHook
 from .drop_path_warmup_hook import DropPathWarmupHook
 from .finite_check_hook import FiniteCheckHook, TrainingDivergedError
 from .mesa_hook import MESAHook, mesa_loss
@@ -9,8 +10,8 @@ from .throughput_hook import ThroughputHook, peak_memory_mb
 from .timer_hook import WarmupIterTimerHook
 
 __all__ = [
-    'AtomicCheckpointHook', 'CheckpointFitHook', 'DropPathWarmupHook',
-    'FiniteCheckHook', 'MESAHook', 'NumClassCheckHook', 'SophiaHessianHook',
-    'ThroughputHook', 'TrainingDivergedError', 'WarmupIterTimerHook',
-    'mesa_loss', 'peak_memory_mb'
+    'AtomicCheckpointHook', 'CheckpointFitHook', 'CompileReportHook',
+    'DropPathWarmupHook', 'FiniteCheckHook', 'MESAHook', 'NumClassCheckHook',
+    'SophiaHessianHook', 'ThroughputHook', 'TrainingDivergedError',
+    'WarmupIterTimerHook', 'mesa_loss', 'peak_memory_mb'
 ]

@@ -180,13 +180,20 @@ class RelativePositionBias(_DeployCache, nn.Module):
         bias = F.pad(bias, (n_global, 0, n_global, 0)).contiguous()
         return bias.unsqueeze(0)
 
-    def forward(self, attn, window_size):
+    def bias(self, num_tokens, window_size, device, dtype):
+        """The ``(1, heads, N, N)`` bias of ``num_tokens`` tokens (carrier
+        tokens first, then the ``window_size**2`` window tokens), in
+        ``dtype`` (the attention's, so that an autocast run adds it as is).
+        """
         # ints: sizes are tensors while tracing, and the key must match
-        n_global = int(attn.shape[2]) - window_size * window_size
-        bias = self._cached(
-            (window_size, n_global, attn.device, attn.dtype),
-            lambda: self._bias(window_size, n_global, attn.device))
-        return attn + bias
+        n_global = int(num_tokens) - window_size * window_size
+        bias = self._cached((window_size, n_global, device, dtype),
+                            lambda: self._bias(window_size, n_global, device))
+        return bias.to(dtype)
+
+    def forward(self, attn, window_size):
+        return attn + self.bias(attn.shape[2], window_size, attn.device,
+                                attn.dtype)
 
 
 class TokenPositionEmbedding(_DeployCache, nn.Module):
@@ -276,11 +283,18 @@ class WindowAttention(nn.Module):
         B, N, C = x.shape
         qkv = self.qkv(x).reshape(B, -1, 3, self.num_heads,
                                   C // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        attn = (q @ k.transpose(-2, -1)) * self.scale
-        attn = self.pos_emb_funct(attn, window_size)
-        attn = self.attn_drop(attn.softmax(dim=-1))
-        x = (attn @ v).transpose(1, 2).reshape(B, -1, C)
+        q, k, v = qkv.unbind(0)
+        # fused attention: softmax(q k^T * scale + bias) v in one kernel
+        # (the official code spells out the same sum in four ops)
+        bias = self.pos_emb_funct.bias(N, window_size, q.device, q.dtype)
+        x = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=bias,
+            dropout_p=self.attn_drop.p if self.training else 0.,
+            scale=self.scale)
+        x = x.transpose(1, 2).reshape(B, -1, C)
         return self.proj_drop(self.proj(x))
 
 

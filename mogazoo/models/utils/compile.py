@@ -74,3 +74,33 @@ def compile_model(model, compile_cfg=True):
     for module, name in compile_targets(model):
         _compile_method(module, name, kwargs)
     return model
+
+
+def uncompiled(model):
+    """A context in which ``model`` (compiled by :func:`compile_model`)
+    runs its eager functions; the compiled ones are back on exit."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def swap():
+        saved = []
+        for module, name in compile_targets(model):
+            if name in module.__dict__:
+                saved.append((module, name, module.__dict__.pop(name)))
+        try:
+            yield model
+        finally:
+            for module, name, fn in saved:
+                setattr(module, name, fn)
+
+    return swap()
+
+
+def break_even(extra_seconds, compiled_per_iter, eager_per_iter):
+    """Iterations after which compiling has paid for itself: the compile's
+    ``extra_seconds`` (its warm-up beyond what eager warm-up iterations
+    take) over the seconds it saves per iteration; None if the compiled
+    iteration is not faster."""
+    if compiled_per_iter >= eager_per_iter:
+        return None
+    return max(0., extra_seconds) / (eager_per_iter - compiled_per_iter)
