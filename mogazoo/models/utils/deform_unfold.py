@@ -52,8 +52,8 @@ AUTO_SAMPLER = 'grid_sample'
 # What 'auto' takes while torch.compile traces, per device type (anything
 # but 'cuda' counts as 'cpu'): on the CPU 'fused', x1.75 compiled
 # 'grid_sample' in inference and x1.26-1.43 in training (DGMN2-T, 2 threads,
-# batch 16); not measured on a GPU (tools/analysis_tools/gpu_benchmark.sh has
-# the row), so grid_sample there.
+# batch 16); not measured on a GPU (tools/analysis_tools/gpu_kit.py has the
+# row), so grid_sample there.
 AUTO_SAMPLER_COMPILED = {'cpu': 'fused', 'cuda': 'grid_sample'}
 
 
