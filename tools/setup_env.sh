@@ -174,8 +174,13 @@ else
     if "$PY" -c 'import torch,sys; v=tuple(map(int,torch.__version__.split("+")[0].split(".")[:2])); sys.exit(0 if v>=(2,10) else 1)'; then
       sed -i 's/-std=c++17/-std=c++20/g' "$SRC/setup.py"
     fi
+    # the compiler's and setuptools' chatter (deprecation boxes of mmcv's setup.py) goes to a
+    # log, shown only if the build fails
+    BUILD_LOG="$VENV/.mmcv-build.log"
+    echo "[setup]   compiler output: $BUILD_LOG"
     (cd "$SRC" && MMCV_WITH_OPS=1 FORCE_CUDA="$WITH_CUDA" MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-      "$PY" -m pip wheel -q --no-deps --no-build-isolation -w "$BUILD/dist" .)
+      "$PY" -m pip wheel -q --no-deps --no-build-isolation -w "$BUILD/dist" .) \
+      > "$BUILD_LOG" 2>&1 || { tail -n 40 "$BUILD_LOG" >&2; die "mmcv $MMCV_VERSION did not build (log: $BUILD_LOG)"; }
     mkdir -p "$CACHE_DIR"
     cp "$BUILD"/dist/mmcv-$MMCV_VERSION-*.whl "$CACHE_DIR/"
     install_mmcv_wheel "$CACHE_DIR"/mmcv-$MMCV_VERSION-*.whl || die "freshly built mmcv ops do not run"
