@@ -169,3 +169,29 @@ def test_dry_run_on_the_fetched_wheels():
     assert done.returncode == 0, done.stderr
     assert 'the wheels install for CPython 3.12' in done.stdout
     assert 'dry run OK' in done.stdout
+
+
+def test_mmcv_without_nvcc_goes_in_without_ops(tmp_path):
+    """The kit's mmcv step on a machine without nvcc: mmcv from the carried
+    source into a target, with the carried setuptools, no ops; the outcome
+    says why."""
+    wheels = kit.DEFAULT_WHEELS
+    files, problems = kit.find_files(wheels, kit.read_requirements())
+    if problems:
+        if os.environ.get('MOGAZOO_REQUIRE_GPU_KIT') == '1':
+            pytest.fail('; '.join(problems))
+        pytest.skip('no fetched wheels (gpu_kit.py fetch)')
+    target, tools = tmp_path / 'site', tmp_path / 'tools'
+    subprocess.run([
+        sys.executable, '-m', 'pip', 'install', '-q', '--no-index',
+        '--no-deps', '--target',
+        str(tools), files['setuptools']
+    ],
+                   check=True)
+    env = dict(os.environ, PYTHONPATH=str(target))
+    outcome = kit._build_mmcv(files['mmcv'], str(target), str(tools), env, 300,
+                              str(tmp_path / 'kit.log'), None)
+    assert outcome == ('no nvcc on the PATH or in $CUDA_HOME: ops not built; '
+                       'mmcv installed without ops')
+    assert (target / 'mmcv' / '__init__.py').is_file()
+    assert not list((target / 'mmcv').glob('_ext*'))

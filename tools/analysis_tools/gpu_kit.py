@@ -427,7 +427,7 @@ def _mmcv_ops_work(env):
                           capture_output=True).returncode == 0
 
 
-def _build_mmcv(sdist, target, tools, env, time_box, log):
+def _build_mmcv(sdist, target, tools, env, time_box, log, nvcc):
     """Install mmcv from ``sdist`` into ``target``: its ops built for this
     GPU within ``time_box`` seconds if ``time_box`` > 0, else (or when the
     build fails or runs out of time) without ops. Returns what happened."""
@@ -451,7 +451,7 @@ def _build_mmcv(sdist, target, tools, env, time_box, log):
     ]
     env = dict(env, PYTHONPATH=os.pathsep.join([tools, env['PYTHONPATH']]))
     outcome = None
-    if time_box > 0 and torch.cuda.is_available():
+    if time_box > 0 and nvcc and torch.cuda.is_available():
         major, minor = torch.cuda.get_device_capability()
         build_env = dict(
             env,
@@ -478,6 +478,8 @@ def _build_mmcv(sdist, target, tools, env, time_box, log):
         outcome = (f'ops build ran out of its {time_box} s'
                    if rc is None else f'ops build failed (exit {rc}, '
                    'see kit.log)')
+    elif time_box > 0 and not nvcc:
+        outcome = 'no nvcc on the PATH or in $CUDA_HOME: ops not built'
     elif time_box > 0:
         outcome = 'no GPU visible to torch: ops not built'
     else:
@@ -563,8 +565,7 @@ def run(args):
             [target, ROOT, os.environ.get('PYTHONPATH',
                                           '')]).rstrip(os.pathsep))
     summary['mmcv'] = _build_mmcv(files['mmcv'], target, tools, env,
-                                  args.build_time_box if find_nvcc() else 0,
-                                  log)
+                                  args.build_time_box, log, find_nvcc())
     print(f'[gpu_kit] mmcv: {summary["mmcv"]}', flush=True)
     with_ops = _mmcv_ops_work(env)
     ok = _step(summary, 'tests/test_cuda.py', [
