@@ -273,6 +273,8 @@ def test_compile_model_keeps_keys_and_copies_run_their_own_weights():
             head=dict(type='LinearClsHead', num_classes=10,
                       in_channels=192))).eval()
     keys = list(model.state_dict())
+    values = {k: v.clone() for k, v in model.state_dict().items()}
+    params = list(model.parameters())
     x = torch.randn(2, 3, 32, 32)
     ref = model(x, mode='tensor')
     assert compile_targets(model) == [(model, 'extract_feat'),
@@ -280,7 +282,20 @@ def test_compile_model_keeps_keys_and_copies_run_their_own_weights():
     compile_model(model, dict(backend='aot_eager'))
     assert 'extract_feat' in vars(model) and 'forward' in vars(model.head)
     assert list(model.state_dict()) == keys
+    # channels_last (the default): the same Parameter objects (an
+    # optimizer built before keeps them) and values, NHWC convolutions
+    assert all(a is b for a, b in zip(model.parameters(), params))
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, values[k]), k
+    convs = [p for p in model.parameters() if p.dim() == 4]
+    assert convs and all(
+        p.is_contiguous(memory_format=torch.channels_last) for p in convs)
     torch.testing.assert_close(model(x, mode='tensor'), ref)
+    plain = copy.deepcopy(model)
+    del plain.extract_feat
+    del plain.head.forward
+    compile_model(plain, dict(backend='aot_eager', channels_last=False))
+    torch.testing.assert_close(plain(x, mode='tensor'), ref)
     twin = copy.deepcopy(model)
     with torch.no_grad():
         for p in twin.parameters():

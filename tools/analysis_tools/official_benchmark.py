@@ -17,9 +17,11 @@ exact transcription of the kernel (``sampler='pytorch'``).
 
 A variant is ``official`` or ``mogazoo`` with ``+``-joined items:
 ``compile`` (the official model as ``torch.compile(model)``; mogazoo as
-``mogazoo.compile_model`` compiles it, what ``--compile`` and
-``get_model(compile=True)`` do), ``channels_last``, or ``key=value`` config
-overrides for mogazoo (e.g. ``mogazoo+model.backbone.sampler=dcn``).
+``mogazoo.models.utils.compile.compile_model`` compiles it, what
+``--compile`` and ``get_model(compile=True)`` do: channels_last included
+since that became its default), ``channels_last`` (the model and the
+images, before any compile), or ``key=value`` config overrides for mogazoo
+(e.g. ``mogazoo+model.backbone.sampler=dcn``).
 
 Every process builds its model (seed 0) and runs ``--warmup`` iterations
 (the compile happens there: its seconds are the warm-up). Then ``--rounds``
