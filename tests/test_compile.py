@@ -458,3 +458,23 @@ def test_get_model_compile_gives_the_eager_logits(root):
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), eager(x))
+
+
+def test_channels_last_auto_is_on_for_the_cpu_only():
+    """'auto' channels_last: measured on the CPU only, so a model elsewhere
+    (here the meta device, standing in for a GPU) keeps its layout."""
+    from mogazoo.models.utils.compile import compile_model
+
+    def convs(device):
+        model = MODELS.build(dict(type='MogaNet', arch='xtiny')).to(device)
+        compile_model(model)
+        return [
+            p for p in model.parameters()
+            if p.dim() == 4 and min(p.shape[1:]) > 1
+        ]
+
+    assert all(
+        p.is_contiguous(
+            memory_format=torch.channels_last) and not p.is_contiguous()
+        for p in convs('cpu'))
+    assert all(p.is_contiguous() for p in convs('meta'))

@@ -21,13 +21,15 @@ deepcopy (EMA hooks copy the model) rebinds it to the copy, where a
 compiled bound method would still run the original's weights. Parameters,
 state dict keys and checkpoints are unchanged.
 
-channels_last (on by default, ``channels_last=False`` in ``compile_cfg``
-turns it off): compiled and channels_last was faster than compiled alone
-in every measured case on the CPU, or equal (2 threads, batch 16, 224:
-MogaNet-T training x1.43 vs x1.36 eager, DGMN2-T x1.43 vs x1.35,
-FasterViT-0 x1.25 both; inference MogaNet-T and FasterViT-0 faster too;
-``tools/analysis_tools/official_benchmark.py``); the first convolution
-then reads NHWC images, the rest follows.
+channels_last (``'auto'``: on for a model on the CPU; ``channels_last`` in
+``compile_cfg`` decides otherwise): compiled and channels_last was faster
+than compiled alone in every measured case on the CPU, or equal (2
+threads, batch 16, 224: MogaNet-T training x1.43 vs x1.36 eager, DGMN2-T
+x1.43 vs x1.35, FasterViT-0 x1.25 both; FasterViT-0 inference x1.25 vs
+x1.17 the official code; ``tools/analysis_tools/official_benchmark.py``);
+the first convolution then reads NHWC images, the rest follows. On a GPU
+it has not been measured (the GPU kit's tables have the rows), so
+``'auto'`` leaves it off there.
 
 ``dynamic=False`` (the default here, a keyword in ``compile_cfg`` changes
 it): a run meets few batch sizes (training, validation and the last batch
@@ -44,7 +46,7 @@ import torch
 #: keyword arguments of every compile here (``compile_cfg`` overrides)
 DEFAULTS = dict(dynamic=False)
 #: mogazoo's own keys of ``compile_cfg`` (not passed to ``torch.compile``)
-OPTIONS = dict(channels_last=True)
+OPTIONS = dict(channels_last='auto')
 
 
 def _channels_last(fn):
@@ -92,9 +94,10 @@ def compile_model(model, compile_cfg=True):
         compile_cfg (bool | dict): True, or keyword arguments of
             ``torch.compile`` (e.g. ``dict(mode='max-autotune')``), on top
             of :data:`DEFAULTS`, and mogazoo's :data:`OPTIONS`:
-            ``channels_last`` (default True) puts the compiled modules'
-            4-D weights and the images in channels_last memory format
-            (parameters, their names and values unchanged).
+            ``channels_last`` (True, False or ``'auto'``, the default: True
+            for a model on the CPU) puts the compiled modules' 4-D weights
+            and the images in channels_last memory format (parameters,
+            their names and values unchanged).
 
     Returns:
         nn.Module: ``model``.
@@ -106,8 +109,11 @@ def compile_model(model, compile_cfg=True):
             {k: compile_cfg.pop(k)
              for k in OPTIONS if k in compile_cfg})
         kwargs.update(compile_cfg)
+    channels_last = options['channels_last']
+    if channels_last == 'auto':  # measured on the CPU only (module doc)
+        channels_last = all(p.device.type == 'cpu' for p in model.parameters())
     for module, name in compile_targets(model):
-        _compile_method(module, name, kwargs, options['channels_last'])
+        _compile_method(module, name, kwargs, channels_last)
     return model
 
 
