@@ -282,15 +282,17 @@ def test_compile_model_keeps_keys_and_copies_run_their_own_weights():
     compile_model(model, dict(backend='aot_eager'))
     assert 'extract_feat' in vars(model) and 'forward' in vars(model.head)
     assert list(model.state_dict()) == keys
-    # channels_last (the default): the same Parameter objects (an
-    # optimizer built before keeps them) and values, NHWC convolutions
+    # channels_last (the default on the CPU) from the first call on: the
+    # same Parameter objects (an optimizer built before keeps them) and
+    # values, NHWC convolutions
+    convs = [p for p in model.parameters() if p.dim() == 4]
+    assert all(p.is_contiguous() for p in convs)  # not before the call
+    torch.testing.assert_close(model(x, mode='tensor'), ref)
     assert all(a is b for a, b in zip(model.parameters(), params))
     for k, v in model.state_dict().items():
         assert torch.equal(v, values[k]), k
-    convs = [p for p in model.parameters() if p.dim() == 4]
     assert convs and all(
         p.is_contiguous(memory_format=torch.channels_last) for p in convs)
-    torch.testing.assert_close(model(x, mode='tensor'), ref)
     plain = copy.deepcopy(model)
     del plain.extract_feat
     del plain.head.forward
@@ -462,19 +464,27 @@ def test_get_model_compile_gives_the_eager_logits(root):
 
 def test_channels_last_auto_is_on_for_the_cpu_only():
     """'auto' channels_last: measured on the CPU only, so a model elsewhere
-    (here the meta device, standing in for a GPU) keeps its layout."""
-    from mogazoo.models.utils.compile import compile_model
+    (here the meta device, standing in for a GPU) keeps its layout; and a
+    seed initialises the same weights with and without compile_model (the
+    layout changes at the first call, after runner.train's init_weights:
+    an init fills a tensor in memory order)."""
+    from mogazoo.models.utils.compile import channels_last_for, compile_model
 
-    def convs(device):
-        model = MODELS.build(dict(type='MogaNet', arch='xtiny')).to(device)
-        compile_model(model)
-        return [
-            p for p in model.parameters()
-            if p.dim() == 4 and min(p.shape[1:]) > 1
-        ]
+    def build():
+        torch.manual_seed(0)
+        return MODELS.build(
+            dict(
+                type='MogaNet',
+                arch='xtiny',
+                init_cfg=dict(type='TruncNormal', layer='Conv2d', std=.02)))
 
-    assert all(
-        p.is_contiguous(
-            memory_format=torch.channels_last) and not p.is_contiguous()
-        for p in convs('cpu'))
-    assert all(p.is_contiguous() for p in convs('meta'))
+    assert channels_last_for(build(), 'auto')
+    assert not channels_last_for(build().to('meta'), 'auto')
+    assert channels_last_for(build().to('meta'), True)
+    plain, compiled = build(), compile_model(build())
+    for model in (plain, compiled):
+        torch.manual_seed(1)
+        model.init_weights()
+    for (k, a), b in zip(plain.state_dict().items(),
+                         compiled.state_dict().values()):
+        assert torch.equal(a, b), k

@@ -65,11 +65,32 @@ def _channels_last(fn):
 
 def _compile_method(module, name, kwargs, channels_last):
     fn = getattr(type(module), name)
-    if channels_last:
-        module.to(memory_format=torch.channels_last)
-        fn = _channels_last(fn)
-    setattr(module, name,
-            types.MethodType(torch.compile(fn, **kwargs), module))
+    if not channels_last:
+        setattr(module, name,
+                types.MethodType(torch.compile(fn, **kwargs), module))
+        return
+    compiled = torch.compile(_channels_last(fn), **kwargs)
+
+    @functools.wraps(fn)
+    def call(self, *args, **kw):
+        # the weights go channels_last at the first call, not at compile
+        # time: an initialisation (runner.train calls init_weights after
+        # the model is built) fills a tensor in memory order, so a seed
+        # would otherwise initialise other weights than without --compile
+        if not self.__dict__.get('_channels_last_weights'):
+            self.to(memory_format=torch.channels_last)
+            self.__dict__['_channels_last_weights'] = True
+        return compiled(self, *args, **kw)
+
+    setattr(module, name, types.MethodType(call, module))
+
+
+def channels_last_for(model, option):
+    """Whether :func:`compile_model` makes ``model`` channels_last:
+    ``option`` True or False, or ``'auto'``: a model on the CPU."""
+    if option == 'auto':  # measured on the CPU only (module doc)
+        return all(p.device.type == 'cpu' for p in model.parameters())
+    return bool(option)
 
 
 def compile_targets(model):
@@ -96,8 +117,9 @@ def compile_model(model, compile_cfg=True):
             of :data:`DEFAULTS`, and mogazoo's :data:`OPTIONS`:
             ``channels_last`` (True, False or ``'auto'``, the default: True
             for a model on the CPU) puts the compiled modules' 4-D weights
-            and the images in channels_last memory format (parameters,
-            their names and values unchanged).
+            (at the first call, after any initialisation) and the images
+            in channels_last memory format (parameters, their names and
+            values unchanged).
 
     Returns:
         nn.Module: ``model``.
@@ -109,9 +131,7 @@ def compile_model(model, compile_cfg=True):
             {k: compile_cfg.pop(k)
              for k in OPTIONS if k in compile_cfg})
         kwargs.update(compile_cfg)
-    channels_last = options['channels_last']
-    if channels_last == 'auto':  # measured on the CPU only (module doc)
-        channels_last = all(p.device.type == 'cpu' for p in model.parameters())
+    channels_last = channels_last_for(model, options['channels_last'])
     for module, name in compile_targets(model):
         _compile_method(module, name, kwargs, channels_last)
     return model
