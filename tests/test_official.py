@@ -25,6 +25,11 @@ CONVERT = {
 }
 # logits: float32 against float32, other order of operations
 TOLERANCE = 1e-5
+# ... recorded on another CPU: oneDNN picks its convolution kernels, and so
+# their order of summation, by instruction set (MogaNet-XT's logits: below
+# 1e-5 where they were recorded, 1.25e-5 on another 2-core Xeon with the same
+# code); a wrong layer or weight is off by more than 1e-2
+LOGIT_TOLERANCE = 3e-5
 
 
 def config(name):
@@ -188,7 +193,7 @@ def test_moganet_logits_equal_official(case, root):
     with torch.no_grad():
         got = model(image(*spec['input'][2:], n=spec['input'][0]))
     err = relative_error(got, spec['logits'])
-    assert err <= TOLERANCE, (err, got[0, :5].tolist())
+    assert err <= LOGIT_TOLERANCE, (err, got[0, :5].tolist())
 
 
 def test_recorded_moganet_cases_tell_the_gating_paths_apart():

@@ -38,6 +38,7 @@ torch's default would turn the graph dynamic at the second batch size; a
 fixed set of static graphs keeps what a benchmark times equal to what a
 run executes, and a recompile is bounded by the number of sizes.
 """
+import contextlib
 import functools
 import types
 
@@ -140,7 +141,6 @@ def compile_model(model, compile_cfg=True):
 def uncompiled(model):
     """A context in which ``model`` (compiled by :func:`compile_model`)
     runs its eager functions; the compiled ones are back on exit."""
-    import contextlib
 
     @contextlib.contextmanager
     def swap():
