@@ -1,8 +1,10 @@
 """``torch.compile`` of what a model computes, in place.
 
 One function serves ``tools/train.py --compile``, ``tools/test.py
---compile``, ``benchmark.py --compile`` and ``mogazoo.get_model(...,
-compile=True)``, so that what a benchmark times is what a run gets:
+--compile``, ``mogazoo.get_model(..., compile=True)`` and the mogazoo
+variants of ``tools/analysis_tools/official_benchmark.py``, so that what
+that benchmark times is what a run gets (``benchmark.py``'s ``compile``
+is still plain ``torch.compile(model)`` of the whole module):
 
 * a classifier (mmpretrain's ``ImageClassifier``: ``extract_feat`` and a
   ``head``): ``extract_feat`` (backbone and neck) and the head's
