@@ -335,12 +335,17 @@ def plan(args):
     return files, problems, lines
 
 
-def try_install(files, reqs):
+def wheel_files(files):
+    """The wheels among the files of :func:`find_files` (sources are
+    ``.tar.gz``)."""
+    return [p for p in files.values() if p.endswith('.whl')]
+
+
+def try_install(files):
     """Install the wheels as the target Python would take them (pip's
     ``--python-version`` with ``--only-binary``, into a temporary folder
     that is then removed); returns a problem or None."""
-    sources = {n for n, _, s in reqs if s}
-    wheels = [p for n, p in files.items() if n not in sources]
+    wheels = wheel_files(files)
     with tempfile.TemporaryDirectory(prefix='gpu-kit-dry-') as target:
         cmd = [
             sys.executable, '-m', 'pip', 'install', '-q', '--no-index',
@@ -368,7 +373,7 @@ def check(args):
     for line in lines:
         print(f'[gpu_kit] {line}')
     if not problems:
-        problem = try_install(files, read_requirements(args.requirements))
+        problem = try_install(files)
         problems += [problem] if problem else []
         if not problem:
             print('[gpu_kit] the wheels install for CPython '
@@ -545,9 +550,7 @@ def run(args):
     summary = _summary()
     target = tempfile.mkdtemp(prefix='mogazoo-gpu-kit-')
     tools = osp.join(target, '_build_tools')
-    reqs = read_requirements(args.requirements)
-    sources = {n for n, _, s in reqs if s}
-    wheels = [p for n, p in files.items() if n not in sources]
+    wheels = wheel_files(files)
     build_only = [
         p for p in wheels if osp.basename(p).startswith('setuptools-')
     ]

@@ -180,7 +180,7 @@ class RelativePositionBias(_DeployCache, nn.Module):
         bias = F.pad(bias, (n_global, 0, n_global, 0)).contiguous()
         return bias.unsqueeze(0)
 
-    def bias(self, num_tokens, window_size, device, dtype):
+    def forward(self, num_tokens, window_size, device, dtype):
         """The ``(1, heads, N, N)`` bias of ``num_tokens`` tokens (carrier
         tokens first, then the ``window_size**2`` window tokens), in
         ``dtype`` (the attention's, so that an autocast run adds it as is).
@@ -190,10 +190,6 @@ class RelativePositionBias(_DeployCache, nn.Module):
         bias = self._cached((window_size, n_global, device, dtype),
                             lambda: self._bias(window_size, n_global, device))
         return bias.to(dtype)
-
-    def forward(self, attn, window_size):
-        return attn + self.bias(attn.shape[2], window_size, attn.device,
-                                attn.dtype)
 
 
 class TokenPositionEmbedding(_DeployCache, nn.Module):
@@ -286,7 +282,7 @@ class WindowAttention(nn.Module):
         q, k, v = qkv.unbind(0)
         # fused attention: softmax(q k^T * scale + bias) v in one kernel
         # (the official code spells out the same sum in four ops)
-        bias = self.pos_emb_funct.bias(N, window_size, q.device, q.dtype)
+        bias = self.pos_emb_funct(N, window_size, q.device, q.dtype)
         x = F.scaled_dot_product_attention(
             q,
             k,
